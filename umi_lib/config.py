@@ -1,0 +1,137 @@
+"""Profiles: one YAML file per profile under ``configs/profiles/``, parsed into documented dataclasses.
+
+A profile says which base model to use and how much data and compute a run may take. Unknown keys and
+wrong types are errors with the file name, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from umi_lib.paths import repo_root
+
+PROFILES = ("smoke", "cpu", "colab-t4", "gpu-7b")
+DEFAULT_PROFILE = "cpu"
+
+
+class ConfigError(ValueError):
+    """A recipe or profile file is malformed (message names the file and the key)."""
+
+
+@dataclass
+class DataConfig:
+    """Which bundled (or downloaded) data a profile converts; paths are relative to ``data/`` or absolute."""
+
+    answers_dir: str = "toolbench/data_example/answer"
+    """Raw ToolBench DFS answer files: a folder holding ``G1_answer/``, ``G2_answer/``, ``G3_answer/``."""
+    exclude_ids: str | None = "stabletoolbench/solvable_queries/test_query_ids"
+    """Folder of ``G*_<set>.json`` test-id files; those queries never enter training data."""
+    stage1_files: list[str] = field(default_factory=lambda: ["alpha_umi/train-example/raw_data/raw_data_stage_1.json"])
+    """Extra stage-1 files (``{"tools","instruction","chains"}``) converted alongside the raw answers."""
+    test_file: str = "alpha_umi/test/out_of_domain.json"
+    """Stage-2 test file for static evaluation (the official out-of-domain set: 400 trajectories, 1547 steps)."""
+    compat: bool = False
+    """Reproduce the official scripts' quirks byte for byte instead of fixing them (see the README table)."""
+
+    def resolve(self, relative: str) -> Path:
+        from umi_lib.paths import data_path
+
+        return Path(relative) if os.path.isabs(relative) else data_path(relative)
+
+
+@dataclass
+class Profile:
+    """A named run size: base model, token budget, data. See the README's profile table."""
+
+    name: str
+    """Profile name; runs are written under ``runs/<name>/``."""
+    description: str
+    """One line for humans: where this profile is meant to run and what it is for."""
+    base_model: str
+    """Registry name (``tiny-random``, ``smollm2-135m``), a Hugging Face id, or a local folder."""
+    max_tokens: int
+    """Token budget of one training sample (prompt + target + EOS); longer samples lose their oldest turns."""
+    seed: int = 42
+    """Seed for every random choice of the run."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """What data to convert and evaluate on."""
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 64:
+            raise ConfigError(f"profile {self.name!r}: max_tokens {self.max_tokens} is below 64")
+
+
+def _check_type(value: Any, hint: Any, where: str) -> Any:
+    """Validate a YAML value against a dataclass field type (enough typing for our fields)."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_type(value, arg, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: {value!r} is not {hint}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        (inner,) = typing.get_args(hint)
+        return [_check_type(v, inner, f"{where}[{k}]") for k, v in enumerate(value)]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (type(value) is not hint):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping; unknown keys, missing keys and wrong types raise ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
+    kwargs = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def profile_path(name: str) -> Path:
+    return repo_root() / "configs" / "profiles" / f"{name}.yaml"
+
+
+def load_profile(name_or_path: str | os.PathLike | None = None) -> Profile:
+    """Load a profile by name (``smoke``/``cpu``/``colab-t4``/``gpu-7b``) or from a YAML path.
+
+    With no argument the ``UMI_PROFILE`` environment variable decides (default ``cpu``), which is how the
+    test suite runs every notebook in ``smoke`` mode.
+    """
+    name_or_path = name_or_path or os.environ.get("UMI_PROFILE", DEFAULT_PROFILE)
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = profile_path(str(name_or_path))
+    if not path.is_file():
+        raise ConfigError(f"no profile file {path} (known profiles: {', '.join(PROFILES)})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return from_dict(Profile, data, str(path))
