@@ -147,7 +147,7 @@ def _finish_outcome(args: Any, content: str | None, compat: bool) -> str | None:
         obj = args if isinstance(args, dict) else json.loads(args, strict=compat)
         if obj["return_type"] == P.GIVE_UP_RETURN:
             return None
-        return obj["final_answer"] if "final_answer" in obj else P.NO_ANSWER
+        return obj.get("final_answer", P.NO_ANSWER)
     except Exception:  # any failure takes the official substring path (spec 1.3)
         if P.GIVE_UP_RETURN in text:
             return None
@@ -244,7 +244,9 @@ def planner_samples(traj: Trajectory, state: BuildState) -> list[RoleSample]:
     for i, turn in enumerate(conv):
         nxt = conv[i + 1] if i + 1 < len(conv) else None
         if turn.role == P.ROLE_ASSISTANT:
-            wanted = P.NEXT_GIVE_UP in turn.value or (nxt is not None and nxt.role in (P.ROLE_CALLER, P.ROLE_CONCLUSION))
+            wanted = P.NEXT_GIVE_UP in turn.value or (
+                nxt is not None and nxt.role in (P.ROLE_CALLER, P.ROLE_CONCLUSION)
+            )
             if wanted and not _is_hallucinated_call(nxt):
                 out.append(_sample("planner", traj, i, segs, turn.value, state))
             elif wanted:
@@ -438,33 +440,29 @@ def extract_steps(test_file: str | os.PathLike, out_file: str | os.PathLike, com
 
 
 class RoleWriters:
-    """The four role files (and optionally stage 1 / stage 2), written as trajectories stream in."""
+    """Output files (four role files, optionally stage 1 / stage 2), written as trajectories stream in."""
 
-    def __init__(self, out_dir: str | os.PathLike, stages: bool):
+    def __init__(self, out_dir: str | os.PathLike, extra: tuple[str, ...] = ()):
         out = Path(out_dir)
-        names = {role: out / name for role, name in ROLE_FILES.items()}
-        if stages:
-            names = {"stage1": out / "raw_data_stage_1.json", "stage2": out / "raw_data_stage_2.json", **names}
+        names = {key: out / STAGE_FILES[key] for key in extra}
+        names.update({role: out / name for role, name in ROLE_FILES.items()})
         self.writers = {key: JsonListWriter(path) for key, path in names.items()}
 
     def write(self, key: str, item: Any) -> None:
-        self.writers[key].write(item)
+        if key in self.writers:
+            self.writers[key].write(item)
 
     def close(self, ok: bool) -> None:
         for w in self.writers.values():
             w.close() if ok else w.abort()
 
 
+STAGE_FILES = {"stage1": "raw_data_stage_1.json", "stage2": "raw_data_stage_2.json"}
+Fit = Callable[[Iterable[RoleSample]], Iterator[RoleSample]]
+
+
 def role_samples(traj: Trajectory, state: BuildState) -> dict[str, list[RoleSample]]:
     return {role: build(traj, state) for role, build in BUILDERS.items()}
-
-
-def _emit_roles(traj, state, writers, fit) -> None:
-    for role, samples in role_samples(traj, state).items():
-        kept = list(fit(samples)) if fit else samples
-        state.report.samples[role] += len(kept)
-        for s in kept:
-            writers.write(role, s.to_json())
 
 
 def load_exclusions(exclude_dir: str | os.PathLike | None, compat: bool) -> Callable[[str, str], bool]:
@@ -472,12 +470,12 @@ def load_exclusions(exclude_dir: str | os.PathLike | None, compat: bool) -> Call
     if exclude_dir is None:
         return lambda group, qid: False
     by_group: dict[str, set[str]] = {}
-    files = sorted(Path(exclude_dir).glob("*.json"))
+    files = sorted(Path(exclude_dir).glob("*.json*"))
     if not files:
         raise FormatError("no_test_ids", f"no *.json test-id files in {exclude_dir}")
     for path in files:
         ids = load_json(path)
-        prefix = path.stem.split("_")[0] if path.stem[:2] in ("G1", "G2", "G3") else "*"
+        prefix = path.name[:2] if path.name[:2] in ("G1", "G2", "G3") else "*"
         by_group.setdefault(prefix, set()).update(str(i) for i in list(ids))
     everything = set().union(*by_group.values())
     if compat:
@@ -485,86 +483,116 @@ def load_exclusions(exclude_dir: str | os.PathLike | None, compat: bool) -> Call
     return lambda group, qid: qid in by_group.get(group[:2], set()) or qid in by_group.get("*", set())
 
 
+def answers_trajectories(
+    answers_dir: str | os.PathLike,
+    state: BuildState,
+    writers: RoleWriters,
+    exclude_ids: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Iterator[Trajectory]:
+    """Stream raw DFS answer files -> trajectories (stage-1/2 items go to ``writers`` on the way)."""
+    report, excluded = state.report, load_exclusions(exclude_ids, state.compat)
+    files = iter_answer_files(answers_dir, report)
+    for group, path in tqdm(files, desc="convert answers", unit="file", disable=not progress):
+        report.read += 1
+        if excluded(group, query_id_of(path)):
+            report.note("excluded_test_ids")
+            continue
+        try:
+            item = stage1_item(load_json(path), str(path))
+            traj = stage2(item, report, state.compat)
+        except FormatError as exc:
+            report.reject(path, query_id_of(path), exc.reason, exc.detail)
+            continue
+        writers.write("stage1", item.to_json())
+        writers.write("stage2", traj.to_json())
+        yield traj
+
+
+def stage1_trajectories(
+    stage1_file: str | os.PathLike, state: BuildState, writers: RoleWriters
+) -> Iterator[Trajectory]:
+    """Stage-1 file (``raw_data_stage_1.json``) -> trajectories (stage-2 items go to ``writers``)."""
+    report = state.report
+    try:
+        data = load_json(stage1_file)
+    except FormatError as exc:
+        report.reject(stage1_file, "-", exc.reason, exc.detail)
+        return
+    if not isinstance(data, list):
+        report.reject(stage1_file, "-", "bad_file", "top level is not a list")
+        return
+    for k, obj in enumerate(data):
+        report.read += 1
+        try:
+            traj = stage2(raw_chain_from_json(obj, str(stage1_file), str(k)), report, state.compat)
+        except FormatError as exc:
+            report.reject(stage1_file, str(k), exc.reason, exc.detail)
+            continue
+        writers.write("stage2", traj.to_json())
+        yield traj
+
+
+def stage2_trajectories(
+    stage2_file: str | os.PathLike, state: BuildState, writers: RoleWriters
+) -> Iterator[Trajectory]:
+    for traj in read_trajectories(stage2_file, state.report):
+        writers.write("stage2", traj.to_json())
+        yield traj
+
+
+def write_roles(
+    trajectories: Iterable[Trajectory], state: BuildState, writers: RoleWriters, fit: Fit | None = None
+) -> Report:
+    """Build the four role sample sets of every trajectory and stream them into ``writers``."""
+    ok = False
+    try:
+        for traj in trajectories:
+            for role, samples in role_samples(traj, state).items():
+                kept = list(fit(samples)) if fit else samples
+                state.report.samples[role] += len(kept)
+                for s in kept:
+                    writers.write(role, s.to_json())
+            state.report.converted += 1
+        ok = True
+    finally:
+        writers.close(ok)
+    return state.report
+
+
 def convert_toolbench(
     answers_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     exclude_ids: str | os.PathLike | None = None,
     compat: bool = False,
-    fit: Callable[[Iterable[RoleSample]], Iterator[RoleSample]] | None = None,
+    fit: Fit | None = None,
     progress: bool = True,
 ) -> Report:
     """``umi convert toolbench``: raw DFS answers -> stage 1, stage 2 and the four role files (streamed)."""
     state = BuildState(compat=compat)
-    report = state.report
-    excluded = load_exclusions(exclude_ids, compat)
-    writers = RoleWriters(out_dir, stages=True)
-    ok = False
-    try:
-        files = iter_answer_files(answers_dir, report)
-        for group, path in tqdm(files, desc="convert", unit="file", disable=not progress):
-            report.read += 1
-            if excluded(group, query_id_of(path)):
-                report.note("excluded_test_ids")
-                continue
-            try:
-                item = stage1_item(load_json(path), str(path))
-                traj = stage2(item, report, compat)
-            except FormatError as exc:
-                report.reject(path, query_id_of(path), exc.reason, exc.detail)
-                continue
-            writers.write("stage1", item.to_json())
-            writers.write("stage2", traj.to_json())
-            _emit_roles(traj, state, writers, fit)
-            report.converted += 1
-        ok = True
-    finally:
-        writers.close(ok)
+    writers = RoleWriters(out_dir, extra=("stage1", "stage2"))
+    report = write_roles(answers_trajectories(answers_dir, state, writers, exclude_ids, progress), state, writers, fit)
     report.write(out_dir)
     return report
 
 
 def convert_stage1_file(
-    stage1_file: str | os.PathLike, out_dir: str | os.PathLike, compat: bool = False, fit=None
+    stage1_file: str | os.PathLike, out_dir: str | os.PathLike, compat: bool = False, fit: Fit | None = None
 ) -> Report:
-    """Stage-1 file (``raw_data_stage_1.json``) -> stage 2 and the four role files."""
+    """``umi convert stage1``: a stage-1 file -> stage 2 and the four role files."""
     state = BuildState(compat=compat)
-    report = state.report
-    data = load_json(stage1_file)
-    if not isinstance(data, list):
-        raise FormatError("bad_file", f"{stage1_file}: top level is not a list")
-    writers = RoleWriters(out_dir, stages=False)
-    stage2_writer = JsonListWriter(Path(out_dir) / "raw_data_stage_2.json")
-    ok = False
-    try:
-        for k, obj in enumerate(data):
-            report.read += 1
-            try:
-                traj = stage2(raw_chain_from_json(obj, str(stage1_file), str(k)), report, compat)
-            except FormatError as exc:
-                report.reject(stage1_file, str(k), exc.reason, exc.detail)
-                continue
-            stage2_writer.write(traj.to_json())
-            _emit_roles(traj, state, writers, fit)
-            report.converted += 1
-        ok = True
-    finally:
-        writers.close(ok)
-        stage2_writer.close() if ok else stage2_writer.abort()
+    writers = RoleWriters(out_dir, extra=("stage2",))
+    report = write_roles(stage1_trajectories(stage1_file, state, writers), state, writers, fit)
     report.write(out_dir)
     return report
 
 
-def convert_roles(stage2_file: str | os.PathLike, out_dir: str | os.PathLike, compat: bool = False, fit=None) -> Report:
+def convert_roles(
+    stage2_file: str | os.PathLike, out_dir: str | os.PathLike, compat: bool = False, fit: Fit | None = None
+) -> Report:
     """``umi convert roles``: stage-2 trajectories (either label format) -> the four role files."""
     state = BuildState(compat=compat)
-    writers = RoleWriters(out_dir, stages=False)
-    ok = False
-    try:
-        for traj in read_trajectories(stage2_file, state.report):
-            _emit_roles(traj, state, writers, fit)
-            state.report.converted += 1
-        ok = True
-    finally:
-        writers.close(ok)
-    state.report.write(out_dir)
-    return state.report
+    writers = RoleWriters(out_dir)
+    report = write_roles(stage2_trajectories(stage2_file, state, writers), state, writers, fit)
+    report.write(out_dir)
+    return report

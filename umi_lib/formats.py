@@ -103,7 +103,11 @@ class RawChain:
     record_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"tools": [t.to_json() for t in self.tools], "instruction": self.instruction, "chains": self.chains}
+        return {
+            "tools": [t.to_json() for t in self.tools],
+            "instruction": self.instruction,
+            "chains": self.chains,
+        }
 
 
 @dataclass

@@ -109,7 +109,12 @@ def fill(role: str, tools: Sequence[Mapping], history: str, thought: str = "", c
     replaced. The default substitutes each placeholder of the template exactly once.
     """
     template = TEMPLATES[role]
-    values = {"doc": tool_docs(tools), "tool_names": tool_names(tools), "history": history, "thought": thought}
+    values = {
+        "doc": tool_docs(tools),
+        "tool_names": tool_names(tools),
+        "history": history,
+        "thought": thought,
+    }
     if compat:
         text = template.replace("{doc}", values["doc"]).replace("{tool_names}", values["tool_names"])
         text = text.replace("{history}", history)

@@ -1,0 +1,125 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · From ToolBench trajectories to α-UMi training samples
+#
+# α-UMi splits one tool-using LLM into three: a **planner** that thinks and decides who speaks next, a
+# **caller** that writes the API call, and a **summarizer** that writes the final answer. All three (and the
+# single-LLM "backbone" of GLPFT stage 1) learn from the same ToolBench DFSDT trajectories, rewritten into
+# one training sample per step and role. This notebook walks through that rewrite:
+#
+# 1. a raw ToolBench trajectory (an OpenAI-style message chain),
+# 2. the same trajectory as α-UMi *stage 2* turns (`user` / `assistant` / `caller` / `observation` / `conclusion`),
+# 3. the four role samples it yields, with token counts under the profile's tokenizer,
+# 4. the whole bundled sample converted into `runs/<profile>/data/`, with statistics and a figure.
+#
+# Everything runs offline on the data bundled in `data/` (see `data/README.md` for provenance and licence).
+# The rules are the official scripts' rules (spec §1), byte for byte under `compat`; the default mode fixes
+# the documented bugs (table in the README).
+
+# %% tags=["parameters"]
+# Profile: "smoke" (tests), "cpu" (default, SmolLM2-135M tokenizer), "colab-t4", "gpu-7b".
+# None means: the UMI_PROFILE environment variable, else "cpu".
+profile_name = None
+
+# %%
+from umi_lib import config, models, plots, prepare
+
+# %%
+profile = config.load_profile(profile_name)
+profile
+
+# %% [markdown]
+# ## 1. One raw trajectory
+#
+# The official train example ships its 20 trajectories after *stage 1*: the tool list is rewritten
+# (name ≤ 64 characters, description ≤ 256, `Finish` removed) and `chains` is ToolBench's final message
+# chain. Stage 2 turns it into labelled turns: every assistant message with a function call becomes a
+# planner turn ending in `Next: caller.`, `Next: conclusion.` or `Next: give up.`, followed by the
+# `caller` turn (`Action: …\nAction Input: …`) or the `conclusion` (the final answer).
+
+# %%
+example = prepare.example_trajectory(profile)
+prepare.trajectory_table(example)
+
+# %% [markdown]
+# ## 2. The four role samples of that trajectory
+#
+# * **planner**: one sample per assistant step; the prompt is the planner template with the whole history,
+#   the target is the thought plus its `Next:` label.
+# * **caller**: one sample per call; the prompt repeats the planner's thought, the target is the action.
+# * **summarizer**: one sample per final answer.
+# * **backbone** (single LLM, GLPFT stage 1): thought and action (or answer) merged into one target.
+#
+# Token counts use the tokenizer of the profile's base model.
+
+# %%
+count_tokens = models.token_counter(profile.base_model)
+prepare.samples_table(example, count_tokens)
+
+# %% [markdown]
+# The full caller prompt, exactly as the model sees it (note the thought appears twice: once in the
+# history, once after "The thought of this step is:"):
+
+# %%
+print(prepare.render_sample(example, "caller", 0))
+
+# %% [markdown]
+# ## 3. Convert the bundled sample
+#
+# Sources: the raw ToolBench DFS answers (15 files, 2 without a usable chain) and the 20 official
+# stage-1 trajectories. Test queries are excluded by id. Samples longer than the profile's token budget
+# lose their oldest history turns (the query and the target always stay); the few whose tool list alone
+# is too long are rejected, and every such case is counted below, never silently dropped.
+
+# %%
+data = prepare.prepare_data(profile)
+prepare.report_table(data.report)
+
+# %%
+prepare.role_table(data, count_tokens)
+
+# %% [markdown]
+# The static test set (official out-of-domain file) becomes one item per planner step, teacher-forced:
+# 1547 steps = 1146 call, 294 finish, 107 give-up.
+
+# %%
+prepare.report_table(data.steps_report)
+
+# %% [markdown]
+# ## 4. Statistics
+#
+# Planner labels are imbalanced (most steps are calls), and prompts are long because every prompt
+# carries the full tool documentation.
+
+# %%
+fig = plots.dataset_figure(
+    dict(data.report.samples),
+    prepare.label_counts(data),
+    prepare.prompt_lengths(data, count_tokens),
+    profile.max_tokens,
+)
+plots.save(fig, f"01_dataset_{profile.name}")
+fig
+
+# %% [markdown]
+# ## Exercises
+#
+# * 🐢 Run `umi convert stage1 --stage1 data/alpha_umi/train-example/raw_data/raw_data_stage_1.json.gz
+#   --out /tmp/compat --compat` and compare the output with `data/alpha_umi/train-example/` (`cmp`): it is
+#   byte-identical. Now drop `--compat`: which files change, and why? (README, "Bugs fixed".)
+# * 🐕 Count how many planner targets in `runs/<profile>/data/train_planner.json` end in `Next: give up.`.
+#   What does this imbalance mean for a planner trained on it?
+# * 🦁 Lower `max_tokens` in `configs/profiles/smoke.yaml` and rerun: which role loses samples first, and why
+#   does the summarizer never lose any?

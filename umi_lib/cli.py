@@ -1,0 +1,104 @@
+"""``umi``: the workbook's command line. Names and file formats are stable (DESIGN.md).
+
+    umi convert toolbench --answers DIR --out DIR [--exclude-ids DIR] [--compat]
+    umi convert stage1    --stage1 FILE --out DIR [--compat]
+    umi convert roles     --stage2 FILE --out DIR [--compat]
+    umi steps --test FILE --out FILE
+
+``convert`` also takes ``--max-tokens N --tokenizer NAME`` to shorten long samples (oldest turns first).
+Bad input never ends in a traceback: the error is printed with its file and the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from umi_lib import convert
+from umi_lib.config import ConfigError
+from umi_lib.formats import FormatError, Report
+from umi_lib.models import ModelError
+
+
+def _fit(args: argparse.Namespace, report_holder: list[Report]):
+    if args.max_tokens is None:
+        return None
+    if args.compat:
+        raise ConfigError("--max-tokens changes the samples; it cannot be combined with --compat")
+    from umi_lib.models import token_counter
+
+    count = token_counter(args.tokenizer)
+
+    def fit(samples):
+        return convert.fit_samples(samples, count, args.max_tokens, report_holder[0])
+
+    return fit
+
+
+def _convert(args: argparse.Namespace) -> Report:
+    holder: list[Report] = [Report()]
+    fit = _fit(args, holder)
+    # The fit report is merged into the conversion report below, so truncation counts land in report.json.
+    if args.source == "toolbench":
+        report = convert.convert_toolbench(args.answers, args.out, args.exclude_ids, args.compat, fit)
+    elif args.source == "stage1":
+        report = convert.convert_stage1_file(args.stage1, args.out, args.compat, fit)
+    else:
+        report = convert.convert_roles(args.stage2, args.out, args.compat, fit)
+    if fit is not None:
+        report.notes.update(holder[0].notes)
+        report.rejected.update(holder[0].rejected)
+        report.rejects.extend(holder[0].rejects)
+        report.write(args.out)
+    return report
+
+
+def _steps(args: argparse.Namespace) -> Report:
+    return convert.extract_steps(args.test, args.out, compat=args.compat)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="umi", description="alpha-UMi reproduction workbook")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    conv = sub.add_parser("convert", help="ToolBench trajectories -> alpha-UMi role samples")
+    conv_sub = conv.add_subparsers(dest="source", required=True)
+    tb = conv_sub.add_parser("toolbench", help="raw DFS answer files (G1_answer/ G2_answer/ G3_answer/)")
+    tb.add_argument("--answers", required=True, help="folder holding G1_answer/, G2_answer/, G3_answer/")
+    tb.add_argument("--exclude-ids", default=None, help="folder of test_query_ids/*.json to exclude")
+    s1 = conv_sub.add_parser("stage1", help="a raw_data_stage_1.json file")
+    s1.add_argument("--stage1", required=True)
+    roles = conv_sub.add_parser("roles", help="a stage-2 trajectory file (training or test format)")
+    roles.add_argument("--stage2", required=True)
+    for p in (tb, s1, roles):
+        p.add_argument("--out", required=True, help="output folder")
+        p.add_argument("--compat", action="store_true", help="byte-identical to the official scripts")
+        p.add_argument("--max-tokens", type=int, default=None, help="token budget per sample")
+        p.add_argument("--tokenizer", default="smollm2-135m", help="base whose tokenizer counts tokens")
+        p.set_defaults(func=_convert)
+
+    steps = sub.add_parser("steps", help="a stage-2 test file -> static evaluation items")
+    steps.add_argument("--test", required=True)
+    steps.add_argument("--out", required=True)
+    steps.add_argument("--compat", action="store_true", help="official placeholder substitution order")
+    steps.set_defaults(func=_steps)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        report = args.func(args)
+    except (FormatError, ConfigError, ModelError) as exc:
+        print(f"umi: error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    if report.converted == 0 and report.rejected:
+        print("umi: error: nothing could be converted (see the rejects above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
