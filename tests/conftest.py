@@ -1,0 +1,41 @@
+"""Shared fixtures. Tests never touch the network (except the opt-in `online` marker) or the real runs/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+TRAIN_EXAMPLE = DATA / "alpha_umi" / "train-example"
+OOD = DATA / "alpha_umi" / "test" / "out_of_domain.json.gz"
+ANSWERS = DATA / "toolbench" / "data_example" / "answer"
+TEST_IDS = DATA / "stabletoolbench" / "solvable_queries" / "test_query_ids"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_outputs(tmp_path_factory, monkeypatch):
+    """Runs and figures go to a temporary folder; the model cache stays shared (it is deterministic)."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("UMI_RUNS", str(base / "runs"))
+    monkeypatch.setenv("UMI_FIGURES", str(base / "figures"))
+    if os.environ.get("UMI_ONLINE_TESTS") != "1":
+        monkeypatch.setenv("UMI_OFFLINE", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    skip_online = pytest.mark.skip(reason="set UMI_ONLINE_TESTS=1 (downloads from PyPI)")
+    try:
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+    except ImportError:
+        has_gpu = False
+    for item in items:
+        if "gpu" in item.keywords and not has_gpu:
+            item.add_marker(skip_gpu)
+        if "online" in item.keywords and os.environ.get("UMI_ONLINE_TESTS") != "1":
+            item.add_marker(skip_online)
