@@ -30,7 +30,7 @@ def run(messages, compat=False):
         ('{"return_type": "give_answer"}', "t", ("conclusion", "none")),
         ('{"return_type": "give_up_and_restart"}', "t", None),
         ('{"final_answer": "no return type"}', "t", ("conclusion", "no return type")),
-        ('{broken give_up_and_restart', "t", None),
+        ("{broken give_up_and_restart", "t", None),
         ('{"return_type": "give_answer", "final_answer": "cut', "t", ("conclusion", "cut")),
         ("garbage", "thought text", ("conclusion", "thought text")),
         ("garbage", None, ("conclusion", "none")),
@@ -80,7 +80,10 @@ def test_call_observation_and_reflection():
 
 
 def test_thought_without_call_dropped_in_compat_kept_by_default():
-    msgs = [{"role": "assistant", "content": "just thinking"}, call("t", "Finish", '{"return_type": "give_up_and_restart"}')]
+    msgs = [
+        {"role": "assistant", "content": "just thinking"},
+        call("t", "Finish", '{"return_type": "give_up_and_restart"}'),
+    ]
     default, rep = run(msgs)
     compat, _ = run(msgs, compat=True)
     assert default[1] == ("assistant", "just thinking\n")

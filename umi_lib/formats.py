@@ -283,8 +283,13 @@ def dump_json_list(path: str | os.PathLike, items) -> int:
 
 
 def load_json(path: str | os.PathLike) -> Any:
-    """``json.load`` with a readable error (file name, line, column) instead of a traceback."""
+    """``json.load`` with a readable error (file name, line, column) instead of a traceback.
+
+    ``.gz`` files are decompressed; ``x.json`` falls back to ``x.json.gz`` when only that exists.
+    """
     path = Path(path)
+    if not path.exists() and path.with_name(path.name + ".gz").exists():
+        path = path.with_name(path.name + ".gz")
     try:
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8") as fh:

@@ -1,0 +1,58 @@
+"""Every shipped profile loads into its dataclass; broken configs fail with a clear message."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from umi_lib.config import PROFILES, ConfigError, DataConfig, Profile, load_profile
+from umi_lib.paths import repo_root
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_shipped_profiles_load(name):
+    profile = load_profile(name)
+    assert profile.name == name and profile.max_tokens >= 512
+    d = profile.data
+    assert d.resolve(d.answers_dir).is_dir()
+    assert d.resolve(d.test_file).exists()
+    assert all(d.resolve(f).exists() for f in d.stage1_files)
+
+
+def test_every_profile_file_is_known():
+    files = sorted(p.stem for p in (repo_root() / "configs" / "profiles").glob("*.yaml"))
+    assert files == sorted(PROFILES)
+
+
+def test_every_field_has_a_docstring():
+    import inspect
+
+    for cls in (Profile, DataConfig):
+        source = inspect.getsource(cls)
+        for f in dataclasses.fields(cls):
+            after = source.split(f"    {f.name}:", 1)[1].split("\n", 2)[1]
+            assert after.strip().startswith('"""'), f"{cls.__name__}.{f.name} has no docstring"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: x\ndescription: d\nbase_model: b\nmax_tokens: 1024\nlr: 3\n", "unknown key(s) lr"),
+        ("name: x\ndescription: d\nbase_model: b\nmax_tokens: many\n", "max_tokens: expected int"),
+        ("name: x\ndescription: d\nbase_model: b\nmax_tokens: 1024\ndata: {compat: 1}\n", "compat: expected bool"),
+        ("name: x\nbase_model: b\nmax_tokens: 1024\n", "description"),
+        ("name: [unclosed\n", "not valid YAML"),
+        ("name: x\ndescription: d\nbase_model: b\nmax_tokens: 8\n", "below 64"),
+    ],
+)
+def test_broken_profiles_fail_clearly(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        load_profile(path)
+
+
+def test_env_selects_profile(monkeypatch):
+    monkeypatch.setenv("UMI_PROFILE", "smoke")
+    assert load_profile().name == "smoke"

@@ -1,0 +1,62 @@
+"""Token-budget truncation: the target and the query survive, the oldest turns go first."""
+
+from __future__ import annotations
+
+from umi_lib import convert
+from umi_lib.formats import Report, Tool, Trajectory, Turn
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def traj(n_calls: int) -> Trajectory:
+    turns = [Turn("user", "the query")]
+    for k in range(n_calls):
+        turns += [
+            Turn("assistant", f"thought {k} " + "w " * 20 + "\n Next: caller."),
+            Turn("caller", f'Action: t\nAction Input: {{"k": {k}}}'),
+            Turn("observation", f"obs {k} " + "o " * 30),
+        ]
+    turns += [Turn("assistant", "final\n Next: conclusion."), Turn("conclusion", "answer " * 5)]
+    return Trajectory([Tool("t", "tool", {})], "the query", turns)
+
+
+def test_fits_by_dropping_oldest_turns():
+    sample = convert.planner_samples(traj(6), convert.BuildState())[-1]
+    full = words(sample.input) + words(sample.target)
+    budget = full - 60
+    fitted = convert.fit_sample(sample, words, budget, reserve=0)
+    assert fitted is not None and fitted.dropped_turns > 0
+    assert words(fitted.input) + words(fitted.target) <= budget
+    assert fitted.target == "final\n Next: conclusion."
+    history = fitted.input.split("The conversation history is:\n")[1]
+    assert history.startswith("user: the query</s>")  # the query stays
+    assert "thought 0" not in fitted.input and "obs 5" in fitted.input  # oldest gone, newest kept
+    # minimal: dropping one turn fewer would not fit
+    assert words(convert.rerender(sample, fitted.dropped_turns - 1)) + words(sample.target) > budget
+
+
+def test_sample_that_fits_is_untouched():
+    sample = convert.planner_samples(traj(1), convert.BuildState())[0]
+    before = sample.input
+    assert convert.fit_sample(sample, words, 10_000).input == before
+    assert sample.dropped_turns == 0
+
+
+def test_impossible_budget_is_a_counted_reject():
+    samples = convert.planner_samples(traj(2), convert.BuildState())
+    report = Report()
+    kept = list(convert.fit_samples(samples, words, 20, report))
+    assert kept == [] and report.rejected["too_long"] == len(samples)
+    assert all(r.reason == "too_long" for r in report.rejects)
+
+
+def test_shortened_samples_are_counted_and_marked():
+    samples = convert.caller_samples(traj(6), convert.BuildState())
+    report = Report()
+    kept = list(convert.fit_samples(samples, words, 200, report))
+    shortened = [s for s in kept if s.dropped_turns]
+    assert shortened and report.notes["shortened_caller"] == len(shortened)
+    assert all(s.to_json()["dropped_history_turns"] == s.dropped_turns for s in shortened)
+    assert len(kept) + sum(report.rejected.values()) == len(samples)
