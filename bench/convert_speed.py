@@ -62,9 +62,12 @@ def main() -> None:
     small, large = measure(args.base), measure(args.base * args.factor)
     print(f"{'input':>6} {'files':>7} {'seconds':>8} {'files/s':>8} {'peak RSS MB':>12}")
     for label, r in ((" 1x", small), (f"{args.factor}x", large)):
-        print(f"{label:>6} {r['files']:>7} {r['seconds']:>8.2f} {r['files'] / r['seconds']:>8.1f} {r['peak_mb']:>12.1f}")
+        print(
+            f"{label:>6} {r['files']:>7} {r['seconds']:>8.2f} {r['files'] / r['seconds']:>8.1f} {r['peak_mb']:>12.1f}"
+        )
     print(f"memory ratio {args.factor}x/1x: {large['peak_mb'] / small['peak_mb']:.2f} (1.0 = flat)")
-    print(f"speed ratio {args.factor}x/1x: {(large['files'] / large['seconds']) / (small['files'] / small['seconds']):.2f}")
+    speed = (large["files"] / large["seconds"]) / (small["files"] / small["seconds"])
+    print(f"speed ratio {args.factor}x/1x: {speed:.2f}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from umi_lib.formats import (
     Turn,
     iter_answer_files,
     load_json,
+    load_records,
     query_id_of,
     read_trajectories,
     validate_chain,
@@ -514,15 +515,7 @@ def stage1_trajectories(
 ) -> Iterator[Trajectory]:
     """Stage-1 file (``raw_data_stage_1.json``) -> trajectories (stage-2 items go to ``writers``)."""
     report = state.report
-    try:
-        data = load_json(stage1_file)
-    except FormatError as exc:
-        report.reject(stage1_file, "-", exc.reason, exc.detail)
-        return
-    if not isinstance(data, list):
-        report.reject(stage1_file, "-", "bad_file", "top level is not a list")
-        return
-    for k, obj in enumerate(data):
+    for k, obj in enumerate(load_records(stage1_file, report) or []):
         report.read += 1
         try:
             traj = stage2(raw_chain_from_json(obj, str(stage1_file), str(k)), report, state.compat)

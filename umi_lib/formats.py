@@ -416,17 +416,22 @@ def trajectory_from_json(obj: Any, source: str = "", record_id: str = "") -> Tra
     return Trajectory(tools, obj["instruction"], turns, source, record_id)
 
 
-def read_trajectories(path: str | os.PathLike, report: Report) -> Iterator[Trajectory]:
-    """Yield valid trajectories of a stage-2 (or test) file; rejects go to ``report``."""
+def load_records(path: str | os.PathLike, report: Report, kind: type = list) -> Any:
+    """Load a whole file of records; an unreadable file or wrong top level is one reject (returns None)."""
     try:
         data = load_json(path)
     except FormatError as exc:
         report.reject(path, "-", exc.reason, exc.detail)
-        return
-    if not isinstance(data, list):
-        report.reject(path, "-", "bad_file", f"top level is {type(data).__name__}, not a list")
-        return
-    for k, obj in enumerate(data):
+        return None
+    if not isinstance(data, kind):
+        report.reject(path, "-", "bad_file", f"top level is {type(data).__name__}, not a {kind.__name__}")
+        return None
+    return data
+
+
+def read_trajectories(path: str | os.PathLike, report: Report) -> Iterator[Trajectory]:
+    """Yield valid trajectories of a stage-2 (or test) file; rejects go to ``report``."""
+    for k, obj in enumerate(load_records(path, report) or []):
         report.read += 1
         try:
             yield trajectory_from_json(obj, str(path), str(k))
@@ -523,15 +528,7 @@ def tooleval_answer_from_json(qid: str, obj: Any, source: str = "") -> ToolEvalA
 
 def read_tooleval_answers(path: str | os.PathLike, report: Report) -> Iterator[ToolEvalAnswer]:
     """Yield the answers of one converted ToolEval file; bad records are counted in ``report``."""
-    try:
-        data = load_json(path)
-    except FormatError as exc:
-        report.reject(path, "-", exc.reason, exc.detail)
-        return
-    if not isinstance(data, dict):
-        report.reject(path, "-", "bad_file", "top level is not an object of query ids")
-        return
-    for qid, obj in data.items():
+    for qid, obj in (load_records(path, report, dict) or {}).items():
         report.read += 1
         try:
             ans = tooleval_answer_from_json(str(qid), obj, str(path))
