@@ -52,6 +52,14 @@ profile
 # `caller` turn (`Action: …\nAction Input: …`) or the `conclusion` (the final answer).
 
 # %%
+prepare.raw_chain_table(profile)
+
+# %% [markdown]
+# The same trajectory after stage 2. Message 0 (ToolBench's system prompt) and message 1 (the query wrapped
+# in "Begin!") are replaced by the plain query; each call becomes an `assistant` turn plus a `caller` turn,
+# each tool output an `observation` (only its `response` field).
+
+# %%
 example = prepare.example_trajectory(profile)
 prepare.trajectory_table(example)
 

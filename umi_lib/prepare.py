@@ -128,6 +128,27 @@ def example_trajectory(profile: Profile, min_turns: int = 6) -> Trajectory:
     return first_trajectory(out / "raw_data_stage_2.json", min_turns)
 
 
+def raw_chain_table(profile: Profile, index: int | None = None, width: int = 90) -> pd.DataFrame:
+    """The raw ToolBench messages (stage 1) behind the worked example: role, content, function call."""
+    from umi_lib.formats import load_records
+
+    example = example_trajectory(profile)
+    index = int(example.record_id) if index is None else index
+    items = load_records(profile.data.resolve(profile.data.stage1_files[0]), Report())
+    rows = []
+    for k, msg in enumerate(items[index]["chains"]):
+        call = msg.get("function_call") or {}
+        rows.append(
+            {
+                "message": k,
+                "role": msg["role"],
+                "content": _short(msg.get("content") or "", width),
+                "function_call": _short(f"{call.get('name')}({call.get('arguments')})", width) if call else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def trajectory_table(traj: Trajectory, width: int = 90) -> pd.DataFrame:
     """The stage-2 turns of one trajectory, one row each."""
     rows = [{"turn": k, "from": t.role, "value": _short(t.value, width)} for k, t in enumerate(traj.conversations)]

@@ -32,6 +32,7 @@ NEXT_CALLER = "Next: caller."
 NEXT_CONCLUSION = "Next: conclusion."
 NEXT_GIVE_UP = "Next: give up."
 NEXT_LABELS = (NEXT_CALLER, NEXT_CONCLUSION, NEXT_GIVE_UP)
+LABEL_NAMES = {NEXT_CALLER: "caller", NEXT_CONCLUSION: "conclusion", NEXT_GIVE_UP: "give up"}
 # Released stage-2 code writes "<thought>\n Next: caller." (content + "\n" + " " + label); the official
 # test file has "<thought> Next: caller.". Both are read; stage 2 writes the former.
 LABEL_PREFIX = " "
