@@ -60,3 +60,28 @@ def test_shortened_samples_are_counted_and_marked():
     assert shortened and report.notes["shortened_caller"] == len(shortened)
     assert all(s.to_json()["dropped_history_turns"] == s.dropped_turns for s in shortened)
     assert len(kept) + sum(report.rejected.values()) == len(samples)
+
+
+def test_cli_budget_with_a_real_tokenizer(tmp_path, capsys):
+    import json
+
+    from conftest import TRAIN_EXAMPLE
+
+    from umi_lib.cli import main
+    from umi_lib.models import token_counter
+
+    stage1 = str(TRAIN_EXAMPLE / "raw_data" / "raw_data_stage_1.json.gz")
+    args = ["convert", "stage1", "--stage1", stage1, "--out", str(tmp_path), "--max-tokens", "1536"]
+    assert main([*args, "--tokenizer", "tiny-random"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["notes"]["shortened_planner"] > 0 and report["rejected"]["too_long"] > 0
+    count = token_counter("tiny-random")
+    planner = json.loads((tmp_path / "train_planner.json").read_text())
+    assert all(count(s["input"]) + count(s["target"]) + 1 <= 1536 for s in planner)
+    assert (
+        len(planner)
+        + sum(1 for line in (tmp_path / "report_rejects.jsonl").read_text().splitlines() if '"planner"' in line)
+        == 79
+    )
+    assert main([*args, "--compat"]) == 2
+    assert "cannot be combined with --compat" in capsys.readouterr().err
