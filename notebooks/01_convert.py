@@ -52,7 +52,10 @@ profile
 # `caller` turn (`Action: …\nAction Input: …`) or the `conclusion` (the final answer).
 
 # %%
-prepare.raw_chain_table(profile)
+example = prepare.example_trajectory(profile)
+
+# %%
+prepare.raw_chain_table(profile, example)
 
 # %% [markdown]
 # The same trajectory after stage 2. Message 0 (ToolBench's system prompt) and message 1 (the query wrapped
@@ -60,7 +63,6 @@ prepare.raw_chain_table(profile)
 # each tool output an `observation` (only its `response` field).
 
 # %%
-example = prepare.example_trajectory(profile)
 prepare.trajectory_table(example)
 
 # %% [markdown]

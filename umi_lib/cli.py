@@ -21,37 +21,23 @@ from umi_lib.formats import FormatError, Report
 from umi_lib.models import ModelError
 
 
-def _fit(args: argparse.Namespace, report_holder: list[Report]):
+def _budget(args: argparse.Namespace) -> convert.Budget | None:
     if args.max_tokens is None:
         return None
     if args.compat:
         raise ConfigError("--max-tokens changes the samples; it cannot be combined with --compat")
     from umi_lib.models import token_counter
 
-    count = token_counter(args.tokenizer)
-
-    def fit(samples):
-        return convert.fit_samples(samples, count, args.max_tokens, report_holder[0])
-
-    return fit
+    return convert.Budget(token_counter(args.tokenizer), args.max_tokens)
 
 
 def _convert(args: argparse.Namespace) -> Report:
-    holder: list[Report] = [Report()]
-    fit = _fit(args, holder)
-    # The fit report is merged into the conversion report below, so truncation counts land in report.json.
+    budget = _budget(args)
     if args.source == "toolbench":
-        report = convert.convert_toolbench(args.answers, args.out, args.exclude_ids, args.compat, fit)
-    elif args.source == "stage1":
-        report = convert.convert_stage1_file(args.stage1, args.out, args.compat, fit)
-    else:
-        report = convert.convert_roles(args.stage2, args.out, args.compat, fit)
-    if fit is not None:
-        report.notes.update(holder[0].notes)
-        report.rejected.update(holder[0].rejected)
-        report.rejects.extend(holder[0].rejects)
-        report.write(args.out)
-    return report
+        return convert.convert_toolbench(args.answers, args.out, args.exclude_ids, args.compat, budget)
+    if args.source == "stage1":
+        return convert.convert_stage1_file(args.stage1, args.out, args.compat, budget)
+    return convert.convert_roles(args.stage2, args.out, args.compat, budget)
 
 
 def _steps(args: argparse.Namespace) -> Report:

@@ -364,6 +364,15 @@ def fit_sample(
     return sample
 
 
+@dataclass(frozen=True)
+class Budget:
+    """A token budget for role samples: ``count`` tokenizes, ``reserve`` covers EOS/BOS/prefixes."""
+
+    count: Callable[[str], int]
+    max_tokens: int
+    reserve: int = 1
+
+
 def fit_samples(
     samples: Iterable[RoleSample],
     count_tokens: Callable[[str], int],
@@ -459,7 +468,6 @@ class RoleWriters:
 
 
 STAGE_FILES = {"stage1": "raw_data_stage_1.json", "stage2": "raw_data_stage_2.json"}
-Fit = Callable[[Iterable[RoleSample]], Iterator[RoleSample]]
 
 
 def role_samples(traj: Trajectory, state: BuildState) -> dict[str, list[RoleSample]]:
@@ -535,16 +543,20 @@ def stage2_trajectories(
 
 
 def write_roles(
-    trajectories: Iterable[Trajectory], state: BuildState, writers: RoleWriters, fit: Fit | None = None
+    trajectories: Iterable[Trajectory], state: BuildState, writers: RoleWriters, budget: Budget | None = None
 ) -> Report:
-    """Build the four role sample sets of every trajectory and stream them into ``writers``."""
+    """Build the four role sample sets of every trajectory and stream them into ``writers``.
+
+    With a ``budget`` long samples are shortened (or rejected) and counted in ``state.report``.
+    """
     ok = False
     try:
         for traj in trajectories:
             for role, samples in role_samples(traj, state).items():
-                kept = list(fit(samples)) if fit else samples
-                state.report.samples[role] += len(kept)
-                for s in kept:
+                if budget is not None:
+                    samples = list(fit_samples(samples, budget.count, budget.max_tokens, state.report, budget.reserve))
+                state.report.samples[role] += len(samples)
+                for s in samples:
                     writers.write(role, s.to_json())
             state.report.converted += 1
         ok = True
@@ -558,34 +570,36 @@ def convert_toolbench(
     out_dir: str | os.PathLike,
     exclude_ids: str | os.PathLike | None = None,
     compat: bool = False,
-    fit: Fit | None = None,
+    budget: Budget | None = None,
     progress: bool = True,
 ) -> Report:
     """``umi convert toolbench``: raw DFS answers -> stage 1, stage 2 and the four role files (streamed)."""
     state = BuildState(compat=compat)
     writers = RoleWriters(out_dir, extra=("stage1", "stage2"))
-    report = write_roles(answers_trajectories(answers_dir, state, writers, exclude_ids, progress), state, writers, fit)
+    report = write_roles(
+        answers_trajectories(answers_dir, state, writers, exclude_ids, progress), state, writers, budget
+    )
     report.write(out_dir)
     return report
 
 
 def convert_stage1_file(
-    stage1_file: str | os.PathLike, out_dir: str | os.PathLike, compat: bool = False, fit: Fit | None = None
+    stage1_file: str | os.PathLike, out_dir: str | os.PathLike, compat: bool = False, budget: Budget | None = None
 ) -> Report:
     """``umi convert stage1``: a stage-1 file -> stage 2 and the four role files."""
     state = BuildState(compat=compat)
     writers = RoleWriters(out_dir, extra=("stage2",))
-    report = write_roles(stage1_trajectories(stage1_file, state, writers), state, writers, fit)
+    report = write_roles(stage1_trajectories(stage1_file, state, writers), state, writers, budget)
     report.write(out_dir)
     return report
 
 
 def convert_roles(
-    stage2_file: str | os.PathLike, out_dir: str | os.PathLike, compat: bool = False, fit: Fit | None = None
+    stage2_file: str | os.PathLike, out_dir: str | os.PathLike, compat: bool = False, budget: Budget | None = None
 ) -> Report:
     """``umi convert roles``: stage-2 trajectories (either label format) -> the four role files."""
     state = BuildState(compat=compat)
     writers = RoleWriters(out_dir)
-    report = write_roles(stage2_trajectories(stage2_file, state, writers), state, writers, fit)
+    report = write_roles(stage2_trajectories(stage2_file, state, writers), state, writers, budget)
     report.write(out_dir)
     return report

@@ -53,12 +53,8 @@ def prepare_data(profile: Profile, out_dir: str | Path | None = None, progress: 
         convert.answers_trajectories(d.resolve(d.answers_dir), state, writers, exclude, progress),
         *(convert.stage1_trajectories(d.resolve(f), state, writers) for f in d.stage1_files),
     )
-    reserve = training_reserve(count)
-
-    def fit(samples):
-        return convert.fit_samples(samples, count, profile.max_tokens, state.report, reserve)
-
-    report = convert.write_roles(sources, state, writers, None if d.compat else fit)
+    budget = convert.Budget(count, profile.max_tokens, training_reserve(count))
+    report = convert.write_roles(sources, state, writers, None if d.compat else budget)
     report.write(out)
     steps_file = out / "test_steps.json"
     steps_report = convert.extract_steps(d.resolve(d.test_file), steps_file, compat=d.compat)
@@ -128,15 +124,13 @@ def example_trajectory(profile: Profile, min_turns: int = 6) -> Trajectory:
     return first_trajectory(out / "raw_data_stage_2.json", min_turns)
 
 
-def raw_chain_table(profile: Profile, index: int | None = None, width: int = 90) -> pd.DataFrame:
-    """The raw ToolBench messages (stage 1) behind the worked example: role, content, function call."""
+def raw_chain_table(profile: Profile, example: Trajectory, width: int = 90) -> pd.DataFrame:
+    """The raw ToolBench messages (stage 1) behind ``example``: role, content, function call."""
     from umi_lib.formats import load_records
 
-    example = example_trajectory(profile)
-    index = int(example.record_id) if index is None else index
     items = load_records(profile.data.resolve(profile.data.stage1_files[0]), Report())
     rows = []
-    for k, msg in enumerate(items[index]["chains"]):
+    for k, msg in enumerate(items[int(example.record_id)]["chains"]):
         call = msg.get("function_call") or {}
         rows.append(
             {

@@ -88,7 +88,6 @@ SUFFIXES = {
     "caller": SUFFIX_CALLER,
     "summarizer": SUFFIX_CONCLUSION,
 }
-ROLES = tuple(TEMPLATES)
 
 _PLACEHOLDER = re.compile(r"\{(doc|tool_names|history|thought)\}")
 
