@@ -4,6 +4,7 @@
     umi convert stage1    --stage1 FILE --out DIR [--compat]
     umi convert roles     --stage2 FILE --out DIR [--compat]
     umi steps --test FILE --out FILE
+    umi score --predictions FILE --out FILE [--seed N] [--resamples N]
 
 ``convert`` also takes ``--max-tokens N --tokenizer NAME`` to shorten long samples (oldest turns first).
 Bad input never ends in a traceback: the error is printed with its file and the exit code is 2.
@@ -44,6 +45,16 @@ def _steps(args: argparse.Namespace) -> Report:
     return convert.extract_steps(args.test, args.out, compat=args.compat)
 
 
+def _score(args: argparse.Namespace) -> Report:
+    from umi_lib.score import score_file, summary
+
+    result = score_file(args.predictions, args.out, args.seed, args.resamples, progress=True)
+    print(summary(result))
+    report = Report(read=result["items"], converted=result["steps"]["total"])
+    report.rejected.update(result["rejected"])
+    return report
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="umi", description="alpha-UMi reproduction workbook")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     steps.add_argument("--out", required=True)
     steps.add_argument("--compat", action="store_true", help="official placeholder substitution order")
     steps.set_defaults(func=_steps)
+
+    score = sub.add_parser("score", help="official-format predictions -> Table-1 metrics with 95% CIs")
+    score.add_argument("--predictions", required=True, help="JSON list of {reference, predictions, tools}")
+    score.add_argument("--out", required=True, help="metrics JSON to write")
+    score.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    score.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
+    score.set_defaults(func=_score)
     return parser
 
 

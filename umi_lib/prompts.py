@@ -42,6 +42,15 @@ PLAN_CALL = "call"
 PLAN_FINISH = "finish"
 PLAN_GIVE_UP = "give up"
 
+# Substring markers of the official evaluator's parse_output (spec 4.4): no trailing period, and the
+# answer marker has a trailing space (the official rindex needs it).
+MARK_GIVE_UP = "Next: give up"
+MARK_CONCLUSION = "Next: conclusion"
+MARK_ANSWER = "conclusion: "
+MARK_ANSWER_BARE = "conclusion:"
+MARK_ACTION = "Action:"
+MARK_ACTION_INPUT = "Action Input:"
+
 # --- caller / backbone output markers -----------------------------------------------------------------
 ACTION = "Action: "
 ACTION_INPUT = "\nAction Input: "
