@@ -39,3 +39,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
         if "online" in item.keywords and os.environ.get("UMI_ONLINE_TESTS") != "1":
             item.add_marker(skip_online)
+
+
+@pytest.fixture(scope="session")
+def ood_steps(tmp_path_factory):
+    """The 1547 static-evaluation items of the real out-of-domain test set (``umi steps``)."""
+    from umi_lib.convert import extract_steps
+    from umi_lib.formats import load_json
+
+    out = tmp_path_factory.mktemp("steps") / "ood_steps.json"
+    extract_steps(OOD, out)
+    return load_json(out)
