@@ -70,3 +70,6 @@ def test_groups_and_steps_break_down():
     assert result["by_group"]["G1"]["plan_em"] == 0.5 and result["by_group"]["G1"]["steps"] == 2
     assert result["by_group"]["G2"]["plan_em"] == 1.0
     assert result["by_step"]["0"]["action_em"] == 1.0 and result["by_step"]["1"]["action_em"] == 0.0
+    # no finish step in the bucket: undefined (None), not the official 0, with its denominator
+    assert result["by_group"]["G1"]["rouge"] is None and result["by_group"]["G1"]["counts"]["rouge"] == 0
+    assert result["by_group"]["G1"]["counts"]["action_em"] == 2

@@ -202,13 +202,25 @@ def step_counts(scores: Sequence[StepScore]) -> dict[str, int]:
 
 
 def breakdown(scores: Sequence[StepScore], key: str) -> dict[str, dict[str, Any]]:
-    """Official metrics and step counts per value of ``group`` or ``step`` (keys as strings, for JSON)."""
+    """Official metrics per value of ``group`` or ``step`` (keys as strings, for JSON).
+
+    Unlike the overall numbers, a metric with no step in a bucket is ``None`` (not the official 0), and
+    ``counts`` gives each metric's denominator so readers can ignore thin buckets.
+    """
     buckets: dict[Any, list[StepScore]] = {}
     for s in scores:
         value = getattr(s, key)
         if value is not None:
             buckets.setdefault(value, []).append(s)
-    return {str(k): {**official_metrics(v), "steps": len(v)} for k, v in sorted(buckets.items())}
+    out = {}
+    for value, members in sorted(buckets.items()):
+        means = {k: mean_of(members, k) for k in OFFICIAL_KEYS}
+        out[str(value)] = {
+            **{k: (m if n else None) for k, (m, n) in means.items()},
+            "steps": len(members),
+            "counts": {k: n for k, (_, n) in means.items()},
+        }
+    return out
 
 
 def aggregate(scores: Sequence[StepScore]) -> dict[str, Any]:

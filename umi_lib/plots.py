@@ -86,3 +86,160 @@ def dataset_figure(
         axes[2].set_ylabel("samples")
         axes[2].legend(frameon=False, loc="upper left", fontsize=6)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------------
+# Results (issue 3): Table-1 bars, planner confusion, metrics by step and by group, loss curves
+# ---------------------------------------------------------------------------------------------------
+
+METRIC_NAMES = {
+    "plan_em": "Plan ACC",
+    "action_em": "Act. EM",
+    "hallu_rate": "Hallu. (↓)",
+    "f1": "Arg F1",
+    "rouge": "R-L",
+}
+RUN_HATCHES = ["", "..", "xx", "oo", "++", "**"]  # runs: solid grays, dotted/crossed hatches
+PAPER_HATCHES = ["////", "\\\\\\\\", "||||", "----"]  # paper rows: white bars, line hatches
+
+
+def _caption(fig: plt.Figure, text: str) -> None:
+    """A small caption under the axes (supxlabel, so constrained layout makes room for it)."""
+    fig.supxlabel(text, fontsize=6, x=0.0, ha="left")
+
+
+def table1_figure(
+    runs: Mapping[str, Mapping],
+    paper_rows: Mapping[str, Mapping[str, float]] | None = None,
+    title: str = "Static evaluation (out-of-domain)",
+    citation: str = "",
+) -> plt.Figure:
+    """Grouped bars of the Table-1 columns (×100): our runs with 95% bootstrap error bars, then paper rows.
+
+    ``runs`` maps a label to a ``umi score`` result; ``paper_rows`` maps a label to fractions keyed like it
+    (:func:`umi_lib.paper.table1`). Paper bars are white with hatching and say so in the legend and caption.
+    """
+    paper_rows = paper_rows or {}
+    keys = list(METRIC_NAMES)
+    series = [(name, r, False) for name, r in runs.items()] + [(f"paper: {n}", r, True) for n, r in paper_rows.items()]
+    width = 0.8 / max(1, len(series))
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 2.6), layout="constrained")
+        for k, (name, result, is_paper) in enumerate(series):
+            xs = [i - 0.4 + width * (k + 0.5) for i in range(len(keys))]
+            values = [100 * result[key] for key in keys]
+            err = None
+            if not is_paper and "ci95" in result:
+                lows = [result["ci95"].get(key, [None, None])[0] for key in keys]
+                highs = [result["ci95"].get(key, [None, None])[1] for key in keys]
+                # max(0, .): an interval equal to the point estimate can differ from it in the last bit
+                err = [
+                    [max(0.0, v - 100 * lo) if lo is not None else 0 for v, lo in zip(values, lows, strict=True)],
+                    [max(0.0, 100 * hi - v) if hi is not None else 0 for v, hi in zip(values, highs, strict=True)],
+                ]
+            if is_paper:
+                style = {"color": "white", "hatch": PAPER_HATCHES[(k - len(runs)) % len(PAPER_HATCHES)]}
+            else:
+                style = {"color": COLORS[k % len(COLORS)], "hatch": RUN_HATCHES[k % len(RUN_HATCHES)]}
+            ax.bar(xs, values, width, yerr=err, capsize=1.5, linewidth=0.5, edgecolor="black", label=name, **style,
+                   error_kw={"elinewidth": 0.6, "capthick": 0.6})  # fmt: skip
+        ax.set_xticks(range(len(keys)), [METRIC_NAMES[k] for k in keys])
+        ax.set_ylabel("score (%)")
+        ax.set_ylim(0, 105)
+        ax.set_title(title)
+        ax.grid(axis="x", visible=False)
+        fig.legend(frameon=False, loc="outside right upper", fontsize=6)
+        if paper_rows:
+            _caption(fig, f"Hatched white bars: numbers reported in {citation or 'the paper'}, not rerun here. "
+                     "Error bars: 95% bootstrap intervals over trajectories.")  # fmt: skip
+    return fig
+
+
+def confusion_figure(result: Mapping, title: str = "Planner decisions") -> plt.Figure:
+    """Reference plan (rows) × predicted plan (columns): counts and row percentages, grayscale."""
+    conf = result["confusion"]
+    labels, matrix = conf["labels"], conf["matrix"]
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(2.8, 2.5), layout="constrained")
+        shares = [[c / max(1, sum(row)) for c in row] for row in matrix]
+        ax.imshow(shares, cmap="Greys", vmin=0, vmax=1)
+        for i, row in enumerate(matrix):
+            for j, count in enumerate(row):
+                color = "white" if shares[i][j] > 0.5 else "black"
+                ax.text(j, i, f"{count}\n{100 * shares[i][j]:.1f}%", ha="center", va="center", fontsize=6, color=color)
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("predicted plan")
+        ax.set_ylabel("reference plan")
+        ax.set_title(title)
+    return fig
+
+
+def by_step_figure(
+    runs: Mapping[str, Mapping], keys: Sequence[str] = ("plan_em", "action_em", "f1"), min_steps: int = 10
+) -> plt.Figure:
+    """One panel per metric: value against the step's position in its trajectory, one line per run.
+
+    Positions where the metric has fewer than ``min_steps`` steps are left out (their means are noise).
+    """
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(keys), figsize=(7.0, 2.2), layout="constrained", sharey=True)
+        for ax, key in zip(axes, keys, strict=True):
+            for k, (name, result) in enumerate(runs.items()):
+                steps = result["by_step"].items()
+                points = [(int(s), v[key]) for s, v in steps if v["counts"][key] >= min_steps]
+                points.sort()
+                ax.plot([p[0] for p in points], [100 * p[1] for p in points], color=COLORS[k % len(COLORS)],
+                        marker="os^dv<"[k % 6], markersize=3, linewidth=1.0, label=name,
+                        linestyle=["-", "--", ":", "-."][k % 4])  # fmt: skip
+            ax.set_title(METRIC_NAMES.get(key, key))
+            ax.set_xlabel("step in trajectory")
+        axes[0].set_ylabel("score (%)")
+        axes[0].legend(frameon=False, fontsize=6, loc="lower left")
+    return fig
+
+
+def by_group_figure(runs: Mapping[str, Mapping], keys: Sequence[str] = ("plan_em", "action_em", "f1")) -> plt.Figure:
+    """Bars per item group (e.g. G1/G2/G3), one panel per metric, one bar series per run."""
+    groups = sorted({g for r in runs.values() for g in r.get("by_group", {})})
+    width = 0.8 / max(1, len(runs))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(keys), figsize=(7.0, 2.2), layout="constrained", sharey=True)
+        for ax, key in zip(axes, keys, strict=True):
+            for k, (name, result) in enumerate(runs.items()):
+                xs = [i - 0.4 + width * (k + 0.5) for i in range(len(groups))]
+                vals = [100 * (result.get("by_group", {}).get(g, {}).get(key) or 0.0) for g in groups]
+                style = {"color": COLORS[k % len(COLORS)], "hatch": RUN_HATCHES[k % len(RUN_HATCHES)]}
+                ax.bar(xs, vals, width, edgecolor="black", linewidth=0.5, label=name, **style)
+            ax.set_xticks(range(len(groups)), groups)
+            ax.set_title(METRIC_NAMES.get(key, key))
+            ax.grid(axis="x", visible=False)
+        axes[0].set_ylabel("score (%)")
+        axes[0].legend(frameon=False, fontsize=6, loc="lower left")
+    return fig
+
+
+LOSS_STYLES = {
+    "train": {"linestyle": "-", "marker": None, "color": "black"},
+    "eval": {"linestyle": "--", "marker": "o", "color": "#6b6b6b"},
+}
+
+
+def loss_figure(logs: Mapping[str, Sequence]) -> plt.Figure:
+    """Training (line) and evaluation (markers) loss per GLPFT stage, one panel per stage."""
+    stages = [s for s, recs in logs.items() if recs]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, max(1, len(stages)), figsize=(7.0, 2.2), layout="constrained", squeeze=False)
+        for ax, stage in zip(axes[0], stages, strict=False):
+            for kind, style in LOSS_STYLES.items():
+                recs = [r for r in logs[stage] if r.kind == kind]
+                if recs:
+                    x, y = [r.step for r in recs], [r.loss for r in recs]
+                    ax.plot(x, y, linewidth=1.0, markersize=3, label=kind, **style)
+            ax.set_title(stage)
+            ax.set_xlabel("optimizer step")
+            ax.legend(frameon=False, fontsize=6)
+        axes[0][0].set_ylabel("loss")
+        if not stages:
+            axes[0][0].text(0.5, 0.5, "no training logs yet", ha="center", va="center", transform=axes[0][0].transAxes)
+    return fig
