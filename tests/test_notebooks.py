@@ -34,6 +34,11 @@ def test_notebook_runs_in_smoke_mode(nb, tmp_path, monkeypatch):
         assert (figures / "01_dataset_smoke.png").is_file() and (figures / "01_dataset_smoke.pdf").is_file()
         data = Path(os.environ["UMI_RUNS"]) / "smoke" / "data"
         assert json.loads((data / "test_steps.json").read_text())[0]["plan"] in {"call", "finish", "give up"}
+    if nb.stem == "04_results":
+        for name in ("table1", "confusion_degraded", "by_step", "by_group"):
+            assert (figures / f"04_{name}_smoke.pdf").is_file(), name
+        metrics = Path(os.environ["UMI_RUNS"]) / "smoke" / "metrics"
+        assert json.loads((metrics / "oracle.json").read_text())["plan_em"] == 1.0
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)

@@ -102,6 +102,17 @@ def results_table(results: Mapping[str, Mapping[str, Any]], paper_rows: Sequence
     return table
 
 
+def diagnostics(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Per run: steps, rejected items, official-script crash cases and parse failures (counts)."""
+    rows = []
+    for name, r in results.items():
+        row = {"run": name, "steps": r["steps"]["total"], "rejected items": sum(r.get("rejected", {}).values())}
+        row.update({f"crash: {k}": v for k, v in r["official_crashes"].items()})
+        row.update({f"parse: {k}": v for k, v in r["parse_failures"].items()})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("run").fillna(0).astype(int)
+
+
 def _short(text: str, n: int = 90) -> str:
     text = text.replace("\n", "\\n")
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -164,5 +175,10 @@ def by_group_plot(results: Mapping[str, Mapping], profile: Profile):
 
 
 def loss_plot(profile: Profile):
-    """Loss curves of every GLPFT stage logged under ``runs/<profile>/logs/`` (an empty panel before training)."""
-    return _save(plots.loss_figure(trainlog.read_run(profile.name)), "loss", profile)
+    """Loss curves of every GLPFT stage logged under ``runs/<profile>/logs/``.
+
+    Before any training the figure is an empty panel saying so, and nothing is written to ``figures/``.
+    """
+    logs = trainlog.read_run(profile.name)
+    fig = plots.loss_figure(logs)
+    return _save(fig, "loss", profile) if any(logs.values()) else fig

@@ -1,0 +1,127 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Results: the paper's static metrics, with confidence intervals
+#
+# α-UMi's Table 1 scores **teacher-forced steps**: for every labelled planner step of a test trajectory the
+# model sees the gold history and predicts that one step (spec §4.1). This notebook scores prediction files
+# the way the paper's evaluator (`evaluate-multi_agent.py`) does, byte for byte in its parsing rules, and adds
+# what the paper does not report: 95% bootstrap intervals, a planner confusion matrix, and breakdowns.
+#
+# Every `runs/<profile>/metrics/*.json` is a run (`umi score --predictions FILE --out FILE` writes one).
+# Until a trained model has produced predictions (notebook 03), two files made **without a model** give the
+# code real inputs: the **oracle** (prediction = reference, must score 100 / 0 hallucination) and a
+# **degraded** copy with one seeded mistake in about 45% of the steps (wrong tool, changed argument, wrong
+# plan, half an answer).
+
+# %% tags=["parameters"]
+# Profile: "smoke" (tests), "cpu" (default), "colab-t4", "gpu-7b". None: UMI_PROFILE, else "cpu".
+profile_name = None
+# Paper rows to show next to our runs (names as in umi_lib.paper.rows()); out-of-domain split.
+paper_rows = ["α-UMi w/ reuse 7B", "Single-LLM 7B"]
+
+# %%
+from umi_lib import config, results
+
+# %%
+profile = config.load_profile(profile_name)
+profile.name
+
+# %% [markdown]
+# ## 1. Score the model-free prediction files
+#
+# Each file is a JSON list of `{"reference", "predictions", "tools"}` items (the official format) plus
+# `trajectory` and `step`, which the bootstrap and the by-step breakdown use. Steps are grouped by how many
+# tools the query offers (the out-of-domain file has no G1/G2/G3 labels).
+#
+# Besides the metrics, every run counts what the paper's script could not have scored
+# (`official_crashes`: it would have stopped with an exception; here each case has a defined value, see
+# `docs/metrics.md`) and predictions that did not parse as a tool call (`parse_failures`).
+
+# %%
+scored = results.score_bundled(profile)
+results.diagnostics(scored)
+
+# %% [markdown]
+# ## 2. The results table
+#
+# Columns are Table 1's, ×100. The intervals resample **trajectories** (400 in the out-of-domain set), not
+# steps: steps of one trajectory share a query and a history, so treating them as independent would make
+# the intervals too narrow. The paper's rows are the numbers printed in its Table 1 (LLaMA-2-chat 7B
+# backbone), shown for orientation only: they were not rerun here.
+
+# %%
+runs = results.load_metrics(profile)
+results.results_table(runs, paper_rows)
+
+# %% [markdown]
+# ## 3. What each metric measures, on one real step
+#
+# * **Plan ACC** (`plan_em`): did the planner choose the right next speaker (`call`, `finish` or
+#   `give up`)? Over all steps.
+# * **Act. EM** (`action_em`): on steps whose reference calls a tool, is the predicted tool name exactly the
+#   reference's?
+# * **Arg F1** (`f1`; `easy_f1` for calls without arguments, `hard_f1` with): per argument, the same value is
+#   a full match and a different value half a match; a wrong tool scores 0 in all three.
+# * **Hallu.** (`hallu_rate`): share of *all* steps whose predicted tool is not in the query's tool list.
+# * **R-L** (`rouge`): ROUGE-L of the final answer on `finish` steps, with the `rouge` 1.0.1 package's
+#   semantics (sentences split on `.`, distinct tokens; `rouge_score_rougeL` in the metrics file is the
+#   other, more common ROUGE-L, for comparison).
+#
+# The table shows, for each metric, the first degraded step that loses on it.
+
+# %%
+results.metric_examples(profile)
+
+# %% [markdown]
+# ## 4. Figures (saved as PNG and PDF under `figures/`)
+#
+# Table-1 style bars, with our intervals as error bars and the paper's numbers as hatched white bars.
+
+# %%
+results.table1_plot(runs, profile, paper_rows)
+
+# %% [markdown]
+# Where do planner mistakes go? Rows are the reference plan, columns the prediction.
+
+# %%
+results.confusion_plot(runs, profile, "degraded")
+
+# %% [markdown]
+# Do later steps (longer histories) get harder? Positions with fewer than 10 steps are left out.
+
+# %%
+results.by_step_plot(runs, profile)
+
+# %%
+results.by_group_plot(runs, profile)
+
+# %% [markdown]
+# Training-loss curves per GLPFT stage read `runs/<profile>/logs/<stage>.jsonl` (format in
+# `umi_lib/trainlog.py`); the panel stays empty until notebook 02 has trained.
+
+# %%
+results.loss_plot(profile)
+
+# %% [markdown]
+# ## Exercises
+#
+# * 🐢 Run `umi score --predictions runs/<profile>/predictions/degraded.json --out /tmp/m.json` and find
+#   `official_crashes` and `parse_failures` in the output. Which mistakes of the degraded file show up there?
+# * 🐕 Edit one prediction in `oracle.json` so that its answer is `...` and score it again: the paper's script
+#   would stop with `ValueError`; what does `umi score` report instead (`docs/metrics.md`)?
+# * 🦁 Score the degraded file with `--resamples 2000` and two seeds. How much do the interval bounds move?
+#   Then give every item its own `trajectory` id and compare the width: why is it narrower, and why is that wrong?

@@ -1,0 +1,136 @@
+"""Figures, the paper's Table 1, the training-log format and the results stage of notebook 04."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from umi_lib import paper, plots, results, trainlog
+from umi_lib.config import load_profile
+from umi_lib.formats import Report
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """The smoke profile's oracle and degraded metrics, under the runs folder every test sees (conftest)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("UMI_RUNS", str(tmp_path_factory.getbasetemp() / "runs"))
+    profile = load_profile("smoke")
+    out = results.score_bundled(profile, resamples=100)
+    yield profile, out
+    mp.undo()
+
+
+def test_table1_row_as_fractions():
+    row = paper.table1("α-UMi w/ reuse 7B", "OOD")
+    assert row == pytest.approx(
+        {"plan_em": 0.8972, "action_em": 0.6047, "hallu_rate": 0.0045, "f1": 0.5360, "rouge": 0.4626}
+    )
+    assert paper.table1("α-UMi w/ reuse 7B", "ID")["plan_em"] == pytest.approx(0.8892)
+    assert len(paper.rows()) == 14
+    with pytest.raises(KeyError, match="unknown Table 1 row"):
+        paper.table1("GPT-5")
+    with pytest.raises(KeyError, match="unknown split"):
+        paper.table1("Single-LLM 7B", "test")
+
+
+def test_score_bundled_writes_oracle_and_degraded(scored):
+    profile, out = scored
+    assert out["oracle"]["plan_em"] == 1.0 and out["degraded"]["plan_em"] < 1.0
+    assert set(out["oracle"]["by_group"]) == {"1-3 tools", "4-6 tools", "7+ tools"}
+    assert {"oracle", "degraded"} <= set(results.load_metrics(profile))
+
+
+def test_load_metrics_skips_bad_files_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("UMI_RUNS", str(tmp_path))
+    profile = load_profile("smoke")
+    folder = tmp_path / "smoke" / "metrics"
+    folder.mkdir(parents=True)
+    (folder / "broken.json").write_text("{")
+    (folder / "other.json").write_text(json.dumps({"plan_em": 1}))
+    with pytest.warns(UserWarning, match="skipping"):
+        assert results.load_metrics(profile) == {}
+
+
+def test_results_table_marks_paper_rows(scored):
+    _, out = scored
+    table = results.results_table(out, ["α-UMi w/ reuse 7B"])
+    assert list(table.index) == ["oracle", "degraded", "paper: α-UMi w/ reuse 7B (Table 1, OOD)"]
+    assert table.loc["oracle", "Plan ACC"] == 100.0
+    assert table.loc["paper: α-UMi w/ reuse 7B (Table 1, OOD)", "Plan ACC"] == 89.72
+    assert table.loc["degraded", "Plan ACC 95% CI"].startswith("[")
+
+
+def test_metric_examples_show_a_losing_step_per_metric(scored):
+    profile, _ = scored
+    table = results.metric_examples(profile)
+    assert list(table.index) == ["rouge", "plan_em", "action_em", "easy_f1", "hard_f1", "f1", "hallu_rate"]
+    assert (table.loc[["plan_em", "action_em", "easy_f1"], "step value"] < 1).all()
+    assert table.loc["hallu_rate", "step value"] == 1.0
+
+
+FIGURES = {
+    "table1": lambda out: plots.table1_figure(out, {"α-UMi w/ reuse 7B": paper.table1("α-UMi w/ reuse 7B")}),
+    "confusion": lambda out: plots.confusion_figure(out["degraded"]),
+    "by_step": lambda out: plots.by_step_figure(out),
+    "by_group": lambda out: plots.by_group_figure(out),
+}
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figures_are_deterministic(name, scored, tmp_path):
+    _, out = scored
+    first = plots.save(FIGURES[name](out), name, tmp_path / "a")
+    second = plots.save(FIGURES[name](out), name, tmp_path / "b")
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert [p.suffix for p in first] == [".png", ".pdf"]
+
+
+def test_table1_error_bars_come_from_the_intervals(scored):
+    _, out = scored
+    fig = plots.table1_figure({"degraded": out["degraded"]})
+    ax = fig.axes[0]
+    lines = [c for c in ax.collections if c.get_segments()]  # the error-bar LineCollection
+    segments = lines[0].get_segments()
+    low, high = out["degraded"]["ci95"]["plan_em"]
+    assert segments[0][:, 1] == pytest.approx([100 * low, 100 * high])
+
+
+def test_train_log_round_trip_and_bad_lines(tmp_path, monkeypatch):
+    monkeypatch.setenv("UMI_RUNS", str(tmp_path))
+    path = trainlog.log_path("smoke", "global")
+    for step, loss in [(1, 2.5), (2, 2.0)]:
+        trainlog.append(path, trainlog.LogRecord("global", step, loss, epoch=step / 10, learning_rate=1e-4))
+    trainlog.append(path, trainlog.LogRecord("global", 2, 2.2, kind="eval"))
+    with path.open("a") as fh:  # a crash mid-write, then garbage
+        fh.write('{"stage": "global", "step": 3, "loss": NaN}\n{"stage": "global", "st')
+    trainlog.append(trainlog.log_path("smoke", "planner"), trainlog.LogRecord("planner", 1, 1.0))
+    report = Report()
+    logs = trainlog.read_run("smoke", report)
+    assert list(logs) == ["global", "planner"]
+    assert [(r.step, r.loss, r.kind) for r in logs["global"]] == [
+        (1, 2.5, "train"),
+        (2, 2.0, "train"),
+        (2, 2.2, "eval"),
+    ]
+    assert report.rejected == {"bad_log_line": 2}
+    fig = plots.loss_figure(logs)
+    assert [ax.get_title() for ax in fig.axes] == ["global", "planner"]
+    assert len(fig.axes[0].lines) == 2  # train and eval
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"stage": "global", "loss": 1.0}, "missing step"),
+        ({"stage": "global", "step": 1, "loss": 1.0, "lr": 1}, "unknown keys lr"),
+        ({"stage": "global", "step": -1, "loss": 1.0}, "non-negative"),
+        ({"stage": "global", "step": 1, "loss": "1"}, "finite number"),
+        ({"stage": "global", "step": 1, "loss": 1.0, "kind": "test"}, "bad stage/kind"),
+    ],
+)
+def test_train_log_record_validation(line, message):
+    with pytest.raises(ValueError, match=message):
+        trainlog.LogRecord.from_json(line)
