@@ -54,6 +54,37 @@ def test_degraded_predictions_score_below_oracle_with_intervals(ood_steps, tmp_p
     assert again == items
 
 
+# The paper's evaluator (evaluate-multi_agent.py with rouge==1.0.1), run once on predictions.degraded(seed=0)
+# of the real OOD steps; the script is not shipped (no licence), these are its printed numbers.
+OFFICIAL_ON_DEGRADED = {
+    "rouge": 0.6651763548495647,
+    "plan_em": 0.9036845507433743,
+    "action_em": 0.7513089005235603,
+    "easy_f1": 0.4230171073094868,
+    "hard_f1": 0.5231150335845769,
+    "f1": 0.5970459393234262,
+    "hallu_rate": 0.08144796380090498,
+}
+
+
+def test_degraded_matches_the_official_evaluator(ood_steps, tmp_path):
+    path = tmp_path / "degraded.json"
+    dump_json_list(path, predictions.degraded(ood_steps, seed=0)[0])
+    result = score_file(path, resamples=0)
+    for key, value in OFFICIAL_ON_DEGRADED.items():
+        assert result[key] == pytest.approx(value, abs=1e-9), key
+    assert result["official_crashes"] == {}  # so the official script ran on this file
+
+
+def test_items_without_trajectory_fall_back_to_steps(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(
+        json.dumps([{k: v for k, v in _step(k % 2 == 0, 0).items() if k != "trajectory"} for k in range(6)])
+    )
+    result = score_file(path, resamples=100)
+    assert result["bootstrap"]["unit"].startswith("step") and result["bootstrap"]["units"] == 6
+
+
 def _step(plan_ok: bool, traj: int) -> dict:
     ref = "x Next: give up."
     return {"tools": [], "reference": ref, "predictions": ref if plan_ok else "t</s>", "trajectory": traj}

@@ -98,7 +98,8 @@ def degrade_step(step: Mapping[str, Any], mistake: str, rng: random.Random) -> s
         edits: dict[str, Callable[[], str]] = {
             "none": lambda: call_prediction(thought, action, args),
             "hallucinated_tool": lambda: call_prediction(thought, action + "_v2", args),
-            "other_tool": lambda: call_prediction(thought, rng.choice(others) if others else "none", args),
+            # with a single tool there is no other one: "Action: none" then reads as no action at all
+            "other_tool": lambda: call_prediction(thought, rng.choice(others) if others else P.NO_ANSWER, args),
             "changed_argument": lambda: call_prediction(thought, action, _changed_arguments(args, rng)),
             "broken_arguments": lambda: call_prediction(thought, action, args[: len(args) // 2]),
             "plan_finish": lambda: finish_prediction(_relabel(thought, P.NEXT_CONCLUSION), P.NO_ANSWER),
