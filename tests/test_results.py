@@ -108,14 +108,16 @@ def test_train_log_round_trip_and_bad_lines(tmp_path, monkeypatch):
         fh.write('{"stage": "global", "step": 3, "loss": NaN}\n{"stage": "global", "st')
     trainlog.append(trainlog.log_path("smoke", "planner"), trainlog.LogRecord("planner", 1, 1.0))
     report = Report()
-    logs = trainlog.read_run("smoke", report)
+    logs = trainlog.read_run("smoke", report=report)
     assert list(logs) == ["global", "planner"]
     assert [(r.step, r.loss, r.kind) for r in logs["global"]] == [
+        (2, 2.2, "eval"),
         (1, 2.5, "train"),
         (2, 2.0, "train"),
-        (2, 2.2, "eval"),
     ]
     assert report.rejected == {"bad_log_line": 2}
+    trainlog.append(path, trainlog.LogRecord("global", 2, 1.9))  # a resumed run logs step 2 again: last wins
+    assert [r.loss for r in trainlog.read_run("smoke")["global"] if r.kind == "train"] == [2.5, 1.9]
     fig = plots.loss_figure(logs)
     assert [ax.get_title() for ax in fig.axes] == ["global", "planner"]
     assert len(fig.axes[0].lines) == 2  # train and eval

@@ -5,6 +5,9 @@
     umi convert roles     --stage2 FILE --out DIR [--compat]
     umi steps --test FILE --out FILE
     umi score --predictions FILE --out FILE [--seed N] [--resamples N]
+    umi train --profile NAME --system {single-llm,alpha-umi,one-stage,multi-task} [--max-steps N]
+
+``umi train`` also runs under ``accelerate launch`` (configs/accelerate/) for DDP / DeepSpeed / FSDP.
 
 ``convert`` also takes ``--max-tokens N --tokenizer NAME`` to shorten long samples (oldest turns first).
 Bad input never ends in a traceback: the error is printed with its file and the exit code is 2.
@@ -55,6 +58,19 @@ def _score(args: argparse.Namespace) -> Report:
     return report
 
 
+def _train(args: argparse.Namespace) -> Report:
+    from umi_lib.config import load_profile
+    from umi_lib.train import train_system
+
+    run = train_system(load_profile(args.profile), args.system, args.max_steps, progress=not args.quiet)
+    report = Report(read=len(run.stages), converted=sum(s.trained for s in run.stages))
+    for s in run.stages:
+        what = f"trained {s.samples} samples, {s.tokens} tokens in {s.seconds:.0f} s" if s.trained else "already done"
+        report.note(f"{s.adapter}: {what}")
+    report.note(f"adapters saved in {run.folder}")
+    return report
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="umi", description="alpha-UMi reproduction workbook")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     score.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
     score.set_defaults(func=_score)
+
+    tr = sub.add_parser("train", help="GLPFT: train a system's adapters (resumes an interrupted run)")
+    tr.add_argument("--profile", default=None, help="profile name or YAML path (default: UMI_PROFILE or cpu)")
+    tr.add_argument("--system", required=True, choices=["single-llm", "alpha-umi", "one-stage", "multi-task"])
+    tr.add_argument("--max-steps", type=int, default=None, help="cap optimizer steps per stage (quick checks)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.set_defaults(func=_train)
     return parser
 
 

