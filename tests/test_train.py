@@ -8,8 +8,8 @@ import sys
 
 import pytest
 import torch
-
 from conftest import ROOT
+
 from umi_lib import train, trainlog
 from umi_lib.config import load_profile
 from umi_lib.recipes import ROLES
