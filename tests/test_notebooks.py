@@ -34,6 +34,11 @@ def test_notebook_runs_in_smoke_mode(nb, tmp_path, monkeypatch):
         assert (figures / "01_dataset_smoke.png").is_file() and (figures / "01_dataset_smoke.pdf").is_file()
         data = Path(os.environ["UMI_RUNS"]) / "smoke" / "data"
         assert json.loads((data / "test_steps.json").read_text())[0]["plan"] in {"call", "finish", "give up"}
+    if nb.stem == "02_glpft":
+        assert (figures / "02_glpft.pdf").is_file() and (figures / "02_loss_glpft_smoke.pdf").is_file()
+        models = Path(os.environ["UMI_RUNS"]) / "smoke" / "models"
+        for folder, adapter in [("glpft", "summarizer"), ("one-stage", "caller"), ("multi-task", "multitask")]:
+            assert (models / folder / adapter / "adapter_config.json").is_file()
     if nb.stem == "04_results":
         for name in ("table1", "confusion_degraded", "by_step", "by_group"):
             assert (figures / f"04_{name}_smoke.pdf").is_file(), name

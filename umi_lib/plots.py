@@ -243,3 +243,43 @@ def loss_figure(logs: Mapping[str, Sequence]) -> plt.Figure:
         if not stages:
             axes[0][0].text(0.5, 0.5, "no training logs yet", ha="center", va="center", transform=axes[0][0].transAxes)
     return fig
+
+
+def _box(ax, xy, text, shade="#d9d9d9", width=2.3, height=0.8):
+    from matplotlib.patches import FancyBboxPatch
+
+    x, y = xy
+    ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height, boxstyle="round,pad=0.05",
+                                facecolor=shade, edgecolor="black", linewidth=0.8))  # fmt: skip
+    ax.text(x, y, text, ha="center", va="center", fontsize=7)
+
+
+def _arrow(ax, start, end, label=""):
+    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 0.8})
+    if label:
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.12, label, ha="center", fontsize=6)
+
+
+def glpft_figure() -> plt.Figure:
+    """Global-to-local progressive fine-tuning as boxes and arrows (stage 1 left, stage 2 right)."""
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(7.0, 2.6), layout="constrained")
+        ax.set_xlim(0, 12.7)
+        ax.set_ylim(-0.2, 3.7)
+        ax.axis("off")
+        _box(ax, (1.3, 1.6), "base LLM\n(frozen, 4-bit on GPU)", "white")
+        _box(ax, (4.6, 1.6), "adapter global\nbackbone data:\nthought, call, answer", "#a8a8a8", height=1.1)
+        _arrow(ax, (2.5, 1.6), (3.4, 1.6), "stage 1")
+        roles = [
+            ("planner", "planner data:\nthought + Next: ...", 2.8),
+            ("caller", "caller data:\nAction + Input", 1.6),
+            ("summarizer", "summarizer data:\nfinal answer", 0.4),
+        ]
+        for name, data, y in roles:
+            _box(ax, (8.1, y), f"adapter {name}\n= copy of global", "#d9d9d9", width=2.3)
+            _arrow(ax, (5.8, 1.6), (6.9, y))
+            _box(ax, (11.5, y), data, "white", width=1.9)
+            _arrow(ax, (10.5, y), (9.3, y), "stage 2")
+        ax.text(4.6, 3.55, "GLPFT stage 1: learn the whole agent task", ha="center", fontsize=7, style="italic")
+        ax.text(9.8, 3.55, "stage 2: specialise each copy on its role", ha="center", fontsize=7, style="italic")
+    return fig

@@ -412,23 +412,20 @@ def adapter_tensors(model, adapter: str) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in get_peft_model_state_dict(model, adapter_name=adapter).items()}
 
 
-def generate(model, tok, prompt: str, adapter: str | None, max_new_tokens: int = 24) -> str:
-    """Greedy continuation of a (training-format) prompt with one adapter (None: the bare base)."""
+def generate_ids(model, tok, prompt_ids: Sequence[int], adapter: str | None, max_new_tokens: int = 24) -> str:
+    """Greedy continuation of encoded prompt ids with one adapter (None: the bare base), decoded."""
     import contextlib
 
     import torch
 
-    from umi_lib.modeling import map_separator
-    from umi_lib.prompts import TRAINING_SYSTEM_PREFIX
-
-    ids = tok(map_separator(TRAINING_SYSTEM_PREFIX + prompt, tok), return_tensors="pt")["input_ids"][:, -480:]
+    ids = torch.tensor([list(prompt_ids)], device=next(model.parameters()).device)
     ctx = model.disable_adapter() if adapter is None else contextlib.nullcontext()
     if adapter is not None:
         model.set_adapter(adapter)
     model.eval()
     with ctx, torch.no_grad():
         out = model.generate(
-            input_ids=ids.to(next(model.parameters()).device), max_new_tokens=max_new_tokens, do_sample=False,
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
         )  # fmt: skip
     return tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)

@@ -1,0 +1,143 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · GLPFT: one backbone, then three specialists
+#
+# α-UMi's training recipe is **global-to-local progressive fine-tuning** (GLPFT, spec §3):
+#
+# 1. **Stage 1 (global)**: fine-tune one backbone on the whole agent task. The backbone data (notebook 01)
+#    asks for a thought, a call and a final answer in one model.
+# 2. **Stage 2 (local)**: copy the backbone three times, into a planner, a caller and a summarizer, and
+#    fine-tune each copy on its own role data.
+#
+# The authors fully fine-tuned 7B/13B LLaMA-2 models on 8×A100 and kept three full models in memory. Here the
+# base stays frozen and every stage is a named **LoRA adapter** on the same base: "copying the backbone"
+# becomes copying the `global` adapter, and three roles cost one base plus three small adapters. On a GPU the
+# base is loaded in 4-bit NF4 (QLoRA); on a CPU it stays in fp32 (bf16 when the CPU has native bf16).
+#
+# The paper compares GLPFT with three systems built from the same data, and so do we:
+#
+# | system | what is trained |
+# |---|---|
+# | Single-LLM | stage 1 only: the `global` adapter does everything |
+# | α-UMi (GLPFT) | stage 1, then three role adapters initialised from `global` |
+# | Multi-LLM one-stage | three role adapters trained from the base (no global stage) |
+# | Single-LLM multi-task | one adapter on the union of the three role sets |
+
+# %% tags=["parameters"]
+# Profile: "smoke" (tests, tiny random Llama), "cpu" (default, SmolLM2-135M), "colab-t4", "gpu-7b".
+profile_name = None
+
+# %%
+from umi_lib import config, glpft
+
+# %%
+profile = config.load_profile(profile_name)
+profile
+
+# %%
+glpft.diagram()
+
+# %% [markdown]
+# ## 1. The recipes
+#
+# One YAML file per stage and profile (`configs/recipes/<profile>/<stage>.yaml`). The `gpu-7b` recipes keep the
+# paper's epochs, warm-up ratios, cosine schedule, weight decay, 4096-token length and global batch of 48, with
+# the learning rate ×10 for LoRA. Samples longer than the recipe's `max tokens` keep their **last** tokens, as the
+# official trainer does. A few trajectories are held out (seeded) and never trained on in any stage; they measure
+# the loss on unseen queries below.
+#
+# **What the `cpu` budget costs.** On two laptop cores SmolLM2-135M trains at about 80-110 tokens/s (fp32 LoRA;
+# spec/cpu_feasibility.md), so each stage here sees 8-12 samples cut to 512 tokens, for one epoch with a high
+# learning rate. That is about 0.1% of the paper's data per stage, and the 512-token window drops the tool list
+# and the oldest turns of most samples. The loss falls and the outputs pick up the format, but these adapters are
+# not agents yet: use `colab-t4` or `gpu-7b` for real runs.
+
+# %%
+glpft.training_plan(profile)
+
+# %% [markdown]
+# ## 2. Train the four systems
+#
+# `umi train --profile <profile> --system <system>` runs the same code from a shell, and under `accelerate launch`
+# (DDP, DeepSpeed ZeRO-3 and FSDP configs in `configs/accelerate/`) on several GPUs. An interrupted run resumes
+# from its last checkpoint; a finished stage is not trained again, which is why Single-LLM below reports its
+# `global` adapter as already done: α-UMi trained it as stage 1.
+
+# %%
+glpft.run_system(profile, "alpha-umi")
+
+# %%
+glpft.run_system(profile, "single-llm")
+
+# %%
+glpft.run_system(profile, "one-stage")
+
+# %%
+glpft.run_system(profile, "multi-task")
+
+# %% [markdown]
+# ## 3. Loss curves
+#
+# Every logged step is one line of `runs/<profile>/logs/<system>/<stage>.jsonl` (loss, learning rate,
+# tokens/s, peak memory). Left to right: the global stage, then the three roles that start from it.
+
+# %%
+glpft.loss_plot(profile, "alpha-umi")
+
+# %%
+glpft.loss_plot(profile, "one-stage")
+
+# %% [markdown]
+# ## 4. Three roles on one base
+#
+# Load the base once and attach every trained adapter; switching role is `set_adapter`, a flag flip (about 2 ms).
+
+# %%
+loaded = glpft.load_all(profile)
+glpft.memory_table(loaded)
+
+# %% [markdown]
+# ## 5. Did training help? Held-out loss per role
+#
+# Mean loss per target token on the held-out trajectories, for the bare base and for each system's adapter for
+# that role. Lower is better.
+
+# %%
+heldout = glpft.heldout_table(loaded)
+heldout
+
+# %%
+print("α-UMi lowered the held-out loss of every role:", glpft.lowered_for_every_role(heldout))
+
+# %% [markdown]
+# ## 6. One generation per role, before and after
+#
+# Greedy continuations of a held-out prompt by the bare base and by α-UMi's role adapter (24 new tokens).
+
+# %%
+glpft.generations(loaded)
+
+# %% [markdown]
+# ## Exercises
+#
+# * 🐢 Open `configs/recipes/cpu/planner.yaml`, double `max_samples`, and rerun the α-UMi cell. Only the role
+#   stages run again: why? (Delete `runs/cpu/models/glpft/planner` first.)
+# * 🐕 Train `one-stage` with the `global` adapter's learning rate. Does the gap to α-UMi on the held-out loss
+#   shrink? What does that say about where GLPFT's gain comes from?
+# * 🦁 Kill a training run half-way (interrupt the kernel during the α-UMi cell) and run the cell again. Find
+#   the checkpoint it resumed from in `runs/<profile>/models/glpft/checkpoints/` and the re-logged steps in the
+#   loss log.
