@@ -60,10 +60,10 @@ glpft.diagram()
 # official trainer does. A few trajectories are held out (seeded) and never trained on in any stage; they measure
 # the loss on unseen queries below.
 #
-# **What the `cpu` budget costs.** On two laptop cores SmolLM2-135M trains at about 80-110 tokens/s (fp32 LoRA;
-# spec/cpu_feasibility.md), so each stage here sees 8-12 samples cut to 512 tokens, for one epoch with a high
-# learning rate. That is about 0.1% of the paper's data per stage, and the 512-token window drops the tool list
-# and the oldest turns of most samples. The loss falls and the outputs pick up the format, but these adapters are
+# **What the `cpu` budget costs.** On two laptop cores without native bf16, SmolLM2-135M trains at about 80-110
+# tokens/s (fp32 LoRA), so each stage here sees 8-12 samples (batches of 2) cut to 512 tokens, for one epoch
+# with a high learning rate. That is about 0.1% of the paper's data per stage, and the 512-token window drops
+# the tool list and the oldest turns of most samples. The loss falls and the outputs pick up the format, but these adapters are
 # not agents yet: use `colab-t4` or `gpu-7b` for real runs.
 
 # %%

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # headless by default; Jupyter's inline backend still displays returned figures
 import matplotlib.pyplot as plt  # noqa: E402
@@ -238,6 +239,7 @@ def loss_figure(logs: Mapping[str, Sequence]) -> plt.Figure:
                     ax.plot(x, y, linewidth=1.0, markersize=3, label=kind, **style)
             ax.set_title(stage)
             ax.set_xlabel("optimizer step")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.legend(frameon=False, fontsize=6)
         axes[0][0].set_ylabel("loss")
         if not stages:
