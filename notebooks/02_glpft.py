@@ -63,8 +63,8 @@ glpft.diagram()
 # **What the `cpu` budget costs.** On two laptop cores without native bf16, SmolLM2-135M trains at about 80-110
 # tokens/s (fp32 LoRA), so each stage here sees 8-12 samples (batches of 2) cut to 512 tokens, for one epoch
 # with a high learning rate. That is about 0.1% of the paper's data per stage, and the 512-token window drops
-# the tool list and the oldest turns of most samples. The loss falls and the outputs pick up the format, but these adapters are
-# not agents yet: use `colab-t4` or `gpu-7b` for real runs.
+# the tool list and the oldest turns of most samples. The loss falls and the outputs pick up the format, but
+# these adapters are not agents yet: use `colab-t4` or `gpu-7b` for real runs.
 
 # %%
 glpft.training_plan(profile)
