@@ -16,9 +16,19 @@ from umi_lib.recipes import ROLES
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """The smoke profile with its data converted once for this module (under the shared runs folder)."""
-    os.environ["UMI_RUNS"] = str(tmp_path_factory.getbasetemp() / "runs")
+def module_runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("train_runs")
+
+
+@pytest.fixture(autouse=True)
+def _own_runs(module_runs, monkeypatch):
+    """This module's runs folder: trained systems of other tests (notebook 02) must not count as done here."""
+    monkeypatch.setenv("UMI_RUNS", str(module_runs))
+
+
+@pytest.fixture
+def smoke():
+    """The smoke profile, its data converted once for this module."""
     profile = load_profile("smoke")
     train.role_samples(profile, "planner")  # converts the bundled data if needed
     return profile
