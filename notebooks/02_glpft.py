@@ -60,6 +60,11 @@ glpft.diagram()
 # official trainer does. A few trajectories are held out (seeded) and never trained on in any stage; they measure
 # the loss on unseen queries below.
 #
+# **Data.** Training uses the role files of notebook 01: the 15 raw ToolBench answers and the official train
+# example, with StableToolBench's test query ids excluded. It never uses `data/toolbench/tooleval_cot/`
+# (ChatGPT answers to the G1_category / G2_category test queries, kept for the evaluation notebooks) or the
+# out-of-domain test set.
+#
 # **What the `cpu` budget costs.** On two laptop cores without native bf16, SmolLM2-135M trains at about 80-110
 # tokens/s (fp32 LoRA), so each stage here sees 8-12 samples (batches of 2) cut to 512 tokens, for one epoch
 # with a high learning rate. That is about 0.1% of the paper's data per stage, and the 512-token window drops
