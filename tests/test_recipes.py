@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-
 import pytest
+from conftest import assert_fields_documented
 
 from umi_lib.config import PROFILES, ConfigError
 from umi_lib.paths import repo_root
@@ -39,11 +37,7 @@ def test_gpu_7b_keeps_the_paper_schedule(stage):
 
 
 def test_every_recipe_field_has_a_docstring():
-    for cls in (StageRecipe, LoraRecipe):
-        source = inspect.getsource(cls)
-        for f in dataclasses.fields(cls):
-            after = source.split(f"    {f.name}:", 1)[1].split("\n", 2)[1]
-            assert after.strip().startswith('"""'), f"{cls.__name__}.{f.name} has no docstring"
+    assert_fields_documented(StageRecipe, LoraRecipe)
 
 
 @pytest.mark.parametrize(

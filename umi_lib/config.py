@@ -128,10 +128,14 @@ def load_profile(name_or_path: str | os.PathLike | None = None) -> Profile:
     path = Path(name_or_path)
     if not path.suffix:
         path = profile_path(str(name_or_path))
+    return from_dict(Profile, load_yaml(path, f"known profiles: {', '.join(PROFILES)}"), str(path))
+
+
+def load_yaml(path: Path, known: str) -> Any:
+    """A YAML file's content; a missing file or bad YAML is a ConfigError naming the file (and ``known``)."""
     if not path.is_file():
-        raise ConfigError(f"no profile file {path} (known profiles: {', '.join(PROFILES)})")
+        raise ConfigError(f"no such file {path} ({known})")
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return from_dict(Profile, data, str(path))

@@ -12,9 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from umi_lib.config import PROFILES, ConfigError, from_dict
+from umi_lib.config import PROFILES, ConfigError, from_dict, load_yaml
 from umi_lib.modeling import QUANTIZATIONS
 from umi_lib.paths import repo_root
 
@@ -100,12 +98,7 @@ def recipe_path(profile: str, stage: str) -> Path:
 def load_recipe(profile: str, stage: str, path: str | os.PathLike | None = None) -> StageRecipe:
     """Recipe of ``stage`` for ``profile`` (or from an explicit YAML ``path``)."""
     path = Path(path) if path else recipe_path(profile, stage)
-    if not path.is_file():
-        raise ConfigError(f"no recipe file {path} (profiles: {', '.join(PROFILES)}; stages: {', '.join(STAGES)})")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data = load_yaml(path, f"profiles: {', '.join(PROFILES)}; stages: {', '.join(STAGES)}")
     recipe = from_dict(StageRecipe, data, str(path))
     if recipe.stage != stage:
         raise ConfigError(f"{path}: says stage {recipe.stage!r}, expected {stage!r}")
