@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from conftest import assert_fields_documented
 
-from umi_lib.config import PROFILES, ConfigError, DataConfig, Profile, load_profile
+from umi_lib.config import PROFILES, ConfigError, DataConfig, EvalConfig, Profile, load_profile
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -21,7 +21,7 @@ def test_shipped_profiles_load(name):
 
 
 def test_every_profile_file_is_known():
-    assert_fields_documented(Profile, DataConfig)
+    assert_fields_documented(Profile, DataConfig, EvalConfig)
 
 
 def test_every_field_has_a_docstring():

@@ -48,6 +48,22 @@ class DataConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Static evaluation size and decoding (notebook 03, ``umi eval static``)."""
+
+    limit: int | None = None
+    """Evaluate at most this many steps (whole trajectories in a seeded order); None = all 1547."""
+    per_trajectory: int | None = None
+    """At most this many seeded steps per trajectory; None = every step."""
+    max_input_tokens: int = 3750
+    """Prompts keep their last this many tokens (the official inference script used 3750)."""
+    max_new_tokens: int = 512
+    """New tokens per role output (the official pipeline: 512)."""
+    batch_size: int = 8
+    """Prompts per generate call (length-sorted, left-padded)."""
+
+
+@dataclass
 class Profile:
     """A named run size: base model, token budget, data. See the README's profile table."""
 
@@ -63,6 +79,8 @@ class Profile:
     """Seed for every random choice of the run."""
     data: DataConfig = field(default_factory=DataConfig)
     """What data to convert and evaluate on."""
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    """How much of the test set static evaluation covers, and how it decodes."""
 
     def __post_init__(self) -> None:
         if self.max_tokens < 64:

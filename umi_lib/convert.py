@@ -422,6 +422,7 @@ def trajectory_steps(traj: Trajectory, index: int, report: Report, compat: bool 
                     "tools": tools,
                     "reference": reference,
                     "input": P.fill("planner", tools, "".join(segs), compat=compat),
+                    "history": "".join(segs),  # the gold history ("dispatch"), for caller/summarizer prompts
                     "trajectory": index,
                     "step": len(steps),
                     "plan": plan_of(label),

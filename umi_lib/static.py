@@ -1,0 +1,103 @@
+"""Static evaluation of the trained systems (notebook 03, ``umi eval static``): build the agent, run, view.
+
+Systems: the four of notebook 02 plus ``base`` (the untrained base, zero-shot, with the α-UMi role prompts).
+All of them share one base in memory (:func:`umi_lib.glpft.load_all`); only the adapter per role differs.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from umi_lib import glpft
+from umi_lib.agent import AdapterBackend, Agent, GenParams, MultiLLMAgent, SingleLLMAgent
+from umi_lib.config import Profile
+from umi_lib.evaluate import EvalRun, run_static, select_steps
+from umi_lib.metrics import parse_output, score_step
+from umi_lib.paths import runs_dir
+from umi_lib.results import evaluation_steps
+
+SYSTEMS = ("base", "single-llm", "one-stage", "multi-task", "alpha-umi")
+
+
+def eval_steps(profile: Profile) -> list[dict[str, Any]]:
+    """The profile's fixed subset of the out-of-domain steps (``eval.limit`` / ``eval.per_trajectory``)."""
+    steps = evaluation_steps(profile)
+    if "history" not in steps[0]:  # written by an older `umi steps`: extract again
+        (runs_dir(profile.name) / "data" / "test_steps.json").unlink()
+        steps = evaluation_steps(profile)
+    return select_steps(steps, profile.eval.limit, profile.eval.per_trajectory, profile.seed)
+
+
+def make_agent(loaded: glpft.Loaded, profile: Profile, system: str) -> Agent:
+    """The agent of ``system`` over the shared base (``base``: no adapter, α-UMi prompts)."""
+    e = profile.eval
+    params = {
+        role: GenParams(max_new_tokens=e.max_new_tokens) for role in ("planner", "caller", "summarizer", "backbone")
+    }
+    run = loaded.run
+    if system == "single-llm":
+        adapters = {"backbone": loaded.adapters["single-llm"]["planner"]}
+        backend = AdapterBackend(run.model, run.tokenizer, adapters, e.batch_size, e.max_input_tokens)
+        return SingleLLMAgent(backend, params)
+    adapters = dict.fromkeys(("planner", "caller", "summarizer")) if system == "base" else loaded.adapters[system]
+    backend = AdapterBackend(run.model, run.tokenizer, dict(adapters), e.batch_size, e.max_input_tokens)
+    return MultiLLMAgent(backend, params)
+
+
+def evaluate_system(loaded: glpft.Loaded, profile: Profile, system: str, steps: Sequence[dict[str, Any]]) -> EvalRun:
+    agent = make_agent(loaded, profile, system)
+    meta = {"system": system, "limit": profile.eval.limit, "per_trajectory": profile.eval.per_trajectory,
+            "decoding": "greedy", "max_input_tokens": profile.eval.max_input_tokens}  # fmt: skip
+    base = runs_dir(profile.name)
+    return run_static(agent, steps, f"static_{system}", base / "predictions", base / "metrics", seed=profile.seed,
+                      meta=meta)  # fmt: skip
+
+
+def summary(runs: Sequence[EvalRun]) -> pd.DataFrame:
+    """Table-1 columns ×100 per system, with steps, seconds and the agent's counts."""
+    rows = []
+    for r in runs:
+        m = r.metrics
+        row = {"system": r.name.removeprefix("static_"), "steps": r.steps, "steps/s": round(r.steps / r.seconds, 2)}
+        row.update({k: round(100 * m[k], 1) for k in ("plan_em", "action_em", "hallu_rate", "f1", "rouge")})
+        row["unparseable"] = sum(v for k, v in r.counts.items() if "without" in k or "unparseable" in k)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("system")
+
+
+def _cell(text: str, ok: bool | None) -> str:
+    color = "" if ok is None else ("#e6f4e6" if ok else "#f8e0e0")
+    return f'<td style="background:{color};vertical-align:top;font-size:80%">{html.escape(text[:160])}</td>'
+
+
+def trajectory_view(runs: Sequence[EvalRun], steps: Sequence[dict[str, Any]], n: int = 4):
+    """HTML: for ``n`` steps, the reference and each system's plan, action and answer; green right, red wrong."""
+    from IPython.display import HTML
+
+    from umi_lib.formats import load_json
+
+    preds = {r.name.removeprefix("static_"): load_json(r.predictions) for r in runs}
+    head = "<tr><th>step</th><th>reference</th>" + "".join(f"<th>{html.escape(s)}</th>" for s in preds) + "</tr>"
+    rows = []
+    for k, step in enumerate(steps[:n]):
+        ref = parse_output(step["reference"])
+        last = step["history"].rsplit("observation: ", 1)[-1][:120] if "observation: " in step["history"] else ""
+        ref_text = f"{ref.plan}: {ref.action or ''} {ref.action_input or ''}{ref.answer or ''}"
+        cells = [
+            f"<td>#{step.get('trajectory')}.{step.get('step')}<br><i>{html.escape(last)}</i></td>",
+            _cell(ref_text, None),
+        ]
+        for items in preds.values():
+            item = items[k]
+            p = parse_output(item["predictions"])
+            s = score_step(item["reference"], item["predictions"], [t["Name"] for t in item["tools"]])
+            ok = s.values["plan_em"] == 1.0 and s.values.get("action_em", 1.0) == 1.0
+            thought = item["predictions"].split("</s>")[0].removeprefix("asssitant: ")
+            text = f"{p.plan}: {p.action or ''} {p.action_input or ''}{p.answer or ''} | thought: {thought}"
+            cells.append(_cell(text, ok))
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return HTML(f"<table>{head}{''.join(rows)}</table>")
