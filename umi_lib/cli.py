@@ -6,6 +6,8 @@
     umi steps --test FILE --out FILE
     umi score --predictions FILE --out FILE [--seed N] [--resamples N]
     umi train --profile NAME --system {single-llm,alpha-umi,one-stage,multi-task} [--max-steps N]
+    umi eval static --profile NAME --system {base,single-llm,one-stage,multi-task,alpha-umi}
+                    [--limit N] [--steps-per-trajectory K] [--endpoint URL --model NAME]
 
 ``umi train`` also runs under ``accelerate launch`` (configs/accelerate/) for DDP / DeepSpeed / FSDP.
 
@@ -71,6 +73,30 @@ def _train(args: argparse.Namespace) -> Report:
     return report
 
 
+def _eval_static(args: argparse.Namespace) -> Report:
+    import dataclasses
+
+    from umi_lib import static
+    from umi_lib.config import load_profile
+
+    profile = load_profile(args.profile)
+    overrides = {"limit": args.limit, "per_trajectory": args.steps_per_trajectory}
+    profile.eval = dataclasses.replace(profile.eval, **{k: v for k, v in overrides.items() if v is not None})
+    steps = static.eval_steps(profile)
+    if args.endpoint:
+        run = static.evaluate_endpoint(profile, args.endpoint, args.model, steps)
+    else:
+        from umi_lib import glpft
+
+        loaded = glpft.load_all(profile, () if args.system == "base" else (args.system,))
+        run = static.evaluate_system(loaded, profile, args.system, steps)
+    print(static.summary([run]).to_string())
+    report = Report(read=len(steps), converted=run.steps)
+    report.note(f"predictions: {run.predictions}")
+    report.note(f"metrics: {run.metrics_file}")
+    return report
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="umi", description="alpha-UMi reproduction workbook")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-steps", type=int, default=None, help="cap optimizer steps per stage (quick checks)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.set_defaults(func=_train)
+
+    ev = sub.add_parser("eval", help="evaluate a system")
+    ev_sub = ev.add_subparsers(dest="kind", required=True)
+    st = ev_sub.add_parser("static", help="teacher-forced steps of the test set -> predictions + metrics")
+    st.add_argument("--profile", default=None, help="profile name or YAML path (default: UMI_PROFILE or cpu)")
+    st.add_argument(
+        "--system", default="alpha-umi", choices=["base", "single-llm", "one-stage", "multi-task", "alpha-umi"]
+    )
+    st.add_argument("--limit", type=int, default=None, help="at most N steps (whole trajectories, seeded order)")
+    st.add_argument("--steps-per-trajectory", type=int, default=None, help="at most K seeded steps per trajectory")
+    st.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    st.add_argument("--model", default=None, help="model name for --endpoint")
+    st.set_defaults(func=_eval_static)
     return parser
 
 

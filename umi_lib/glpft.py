@@ -80,9 +80,22 @@ class Loaded:
     adapters: dict[str, dict[str, str]]  # system -> role -> adapter name in the model
 
 
-def load_all(profile: Profile, systems: tuple[str, ...] = tuple(SYSTEM_LABELS)) -> Loaded:
-    """Load the base once and attach the trained adapters of ``systems`` (each must be trained)."""
+def load_all(profile: Profile, systems: tuple[str, ...] = tuple(SYSTEM_LABELS), train_missing: bool = True) -> Loaded:
+    """Load the base once and attach the trained adapters of ``systems``.
+
+    A system that has not been trained yet is trained first (notebook 02's cells), unless ``train_missing``
+    is False, in which case a missing adapter is an error naming its folder.
+    """
     from umi_lib.modeling import load_base
+    from umi_lib.models import ModelError
+
+    for system in systems:
+        folder = train.system_dir(profile, system)
+        missing = [a for a in set(train.ROLE_ADAPTERS[system].values()) if not (folder / a).is_dir()]
+        if missing and not train_missing:
+            raise ModelError(f"{system}: no trained adapter {', '.join(missing)} in {folder}; run notebook 02")
+        if missing:
+            run_system(profile, system)
 
     model, tok, precision = load_base(profile.base_model, load_recipe(profile.name, "global").quantization)
     heldout_keys = train.heldout_trajectories(profile, max(load_recipe(profile.name, s).eval_samples for s in STAGES))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from umi_lib import glpft
 from umi_lib.agent import AdapterBackend, Agent, GenParams, MultiLLMAgent, SingleLLMAgent
-from umi_lib.config import Profile
+from umi_lib.config import ConfigError, Profile
 from umi_lib.evaluate import EvalRun, run_static, select_steps
 from umi_lib.metrics import parse_output, score_step
 from umi_lib.paths import runs_dir
@@ -101,3 +101,22 @@ def trajectory_view(runs: Sequence[EvalRun], steps: Sequence[dict[str, Any]], n:
             cells.append(_cell(text, ok))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return HTML(f"<table>{head}{''.join(rows)}</table>")
+
+
+def evaluate_endpoint(profile: Profile, base_url: str, model: str | None, steps: Sequence[dict[str, Any]]) -> EvalRun:
+    """Zero-shot evaluation of an OpenAI-compatible endpoint with the α-UMi role prompts (one model, 3 roles)."""
+    import os
+
+    from umi_lib.agent import OpenAIBackend
+
+    if not model:
+        raise ConfigError("--endpoint needs --model")
+    backend = OpenAIBackend(base_url, model, os.environ.get("OPENAI_API_KEY", ""))
+    params = {r: GenParams(max_new_tokens=profile.eval.max_new_tokens) for r in ("planner", "caller", "summarizer")}
+    agent = MultiLLMAgent(backend, params)
+    base = runs_dir(profile.name)
+    name = "static_endpoint_" + "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
+    run = run_static(agent, steps, name, base / "predictions", base / "metrics", seed=profile.seed,
+                     meta={"endpoint": base_url, "model": model})  # fmt: skip
+    run.counts.update({f"http_{k}": v for k, v in backend.errors.items()})
+    return run

@@ -1,0 +1,98 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · The agent at work: static evaluation of the four systems
+#
+# The **α-UMi agent** answers one step of a tool-use conversation in two moves (spec §4.3):
+#
+# 1. the **planner** reads the tools and the history and writes a thought ending in `Next: caller.`,
+#    `Next: conclusion.` or `Next: give up.`;
+# 2. the label routes the step: the **caller** writes `Action: <tool>\nAction Input: <json>`, the
+#    **summarizer** writes the final answer, and a give-up ends the step.
+#
+# The **single-LLM** baseline writes thought, call or conclusion in one output from the backbone prompt.
+# Static evaluation (the paper's Table 1) replays every planner step of the out-of-domain test set with the
+# **gold** history (teacher forcing) and scores the predictions with `umi score` (notebook 04).
+#
+# Here all five systems share one base in memory: each role is an adapter switch. Steps are batched by phase
+# (all planner prompts, then all caller prompts, then all summarizer prompts), in length-sorted batches, with
+# greedy decoding. The official pipeline ran one sample at a time, with sampling, and loaded one full model
+# after another. In the `cpu` profile a fixed subset of steps keeps this notebook to a few minutes: read the
+# numbers as a demonstration of the pipeline, not as a reproduction (see notebook 02 for what the training
+# budget costs).
+
+# %% tags=["parameters"]
+# Profile: "smoke" (tests), "cpu" (default), "colab-t4", "gpu-7b".
+profile_name = None
+
+# %%
+from umi_lib import config, glpft, static
+
+# %%
+profile = config.load_profile(profile_name)
+profile.eval
+
+# %% [markdown]
+# ## 1. The steps
+#
+# A seeded subset of whole trajectories (`eval.limit`, `eval.per_trajectory` in the profile). Each step has the
+# planner prompt (`input`), the gold history and the reference in the official format.
+
+# %%
+steps = static.eval_steps(profile)
+[(s["trajectory"], s["step"], s["plan"]) for s in steps]
+
+# %% [markdown]
+# ## 2. One base, five systems
+#
+# The systems trained in notebook 02 (a system not trained yet is trained first, with the same recipes), plus the
+# untrained base with the α-UMi role prompts (zero-shot).
+
+# %%
+loaded = glpft.load_all(profile)
+
+# %%
+runs = [static.evaluate_system(loaded, profile, system, steps) for system in static.SYSTEMS]
+
+# %% [markdown]
+# ## 3. Scores
+#
+# Table-1 columns ×100 on this subset. `unparseable` counts planner outputs without a `Next:` label (routed to
+# the caller, as the official pipeline does), caller outputs without `Action:`, and backbone outputs the
+# single-LLM parser could not split; each of them is scored as a wrong prediction, never dropped.
+# Predictions are in `runs/<profile>/predictions/static_<system>.json`, metrics in `runs/<profile>/metrics/`.
+
+# %%
+static.summary(runs)
+
+# %% [markdown]
+# ## 4. A readable view of a few steps
+#
+# The last observation, the reference step, and each system's plan, call or answer with its thought. Green: the
+# plan (and the tool, on call steps) is right; red: it is not.
+
+# %%
+static.trajectory_view(runs, steps, n=4)
+
+# %% [markdown]
+# ## Exercises
+#
+# * 🐢 Find a step where α-UMi's planner chose the right label but its caller picked the wrong tool. Which of
+#   the two models would you train more?
+# * 🐕 Run `umi eval static --profile cpu --system alpha-umi --steps-per-trajectory 1 --limit 20` and compare the
+#   plan accuracy with the subset above. How wide are the bootstrap intervals in `runs/cpu/metrics/`?
+# * 🦁 Point `umi eval static --endpoint http://localhost:8000/v1 --model <name>` at a local llama.cpp or vLLM
+#   server: that is the paper's "0-shot" row for any model you can serve.

@@ -1,0 +1,223 @@
+"""Agent routing and output assembly, backends, batched = sequential decoding, resumable static evaluation."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import torch
+
+from umi_lib import prompts as P
+from umi_lib.agent import (
+    AdapterBackend,
+    GenParams,
+    ModelPerRoleBackend,
+    MultiLLMAgent,
+    OpenAIBackend,
+    SingleLLMAgent,
+    clean_output,
+)
+from umi_lib.evaluate import run_static, select_steps
+from umi_lib.metrics import parse_output
+
+TOOLS = [{"Name": "search", "function": "find things", "input": {}}]
+
+
+def _step(k: int, history: str = "user: find a cat</s>") -> dict:
+    reference = "assistant: t Next: caller.</s>caller: Action: search\nAction Input: {}</s>"
+    prompt = P.fill("planner", TOOLS, history)
+    return {
+        "tools": TOOLS,
+        "history": history,
+        "input": prompt,
+        "trajectory": k // 2,
+        "step": k % 2,
+        "reference": reference,
+    }
+
+
+class Scripted:
+    """A backend that answers from a per-role script and records the prompts it saw."""
+
+    def __init__(self, script: dict[str, list[str]]):
+        self.script, self.seen = {r: list(v) for r, v in script.items()}, {}
+
+    def generate(self, role, prompts, params):
+        self.seen.setdefault(role, []).extend(prompts)
+        return [self.script[role].pop(0) for _ in prompts]
+
+
+def test_routing_and_official_output_format():
+    backend = Scripted(
+        {
+            "planner": ["I give up. Next: give up. extra", "Done. Next: conclusion. junk", "Search. Next: caller. x",
+                        "no label here"],
+            "caller": ["Action: search\nAction Input: {}", "Action: search\nAction Input: {\"q\": 1}"],
+            "summarizer": ["The cat is here."],
+        }
+    )  # fmt: skip
+    agent = MultiLLMAgent(backend)
+    preds = agent.predict([_step(k) for k in range(4)])
+    assert preds[0] == "I give up. Next: give up."
+    assert preds[1] == "asssitant: Done. Next: conclusion.</s>conclusion: The cat is here."
+    assert preds[2] == "asssitant: Search. Next: caller.</s>caller: Action: search\nAction Input: {}"
+    assert preds[3].startswith("asssitant: no label hereNext: caller.</s>caller: ")  # official: no space
+    assert agent.counts["planner_without_label"] == 1 and agent.counts["give up"] == 1
+    # the caller sees the thought and the step written as the trained role name, then its suffix
+    caller_prompt = backend.seen["caller"][0]
+    assert "user: find a cat</s>assistant: Search. Next: caller.</s>" in caller_prompt
+    assert (
+        caller_prompt.endswith(P.SUFFIX_CALLER)
+        and "The thought of this step is:\nSearch. Next: caller." in caller_prompt
+    )
+    assert backend.seen["summarizer"][0].endswith("assistant: Done. Next: conclusion.</s> conclusion: ")
+    assert [parse_output(p).plan for p in preds] == ["give up", "finish", "call", "call"]
+
+
+def test_official_role_name_option():
+    backend = Scripted({"planner": ["a Next: caller."], "caller": ["Action: search"]})
+    MultiLLMAgent(backend, official_role_name=True).predict([_step(0)])
+    assert "planner: a Next: caller.</s>" in backend.seen["caller"][0]
+
+
+def test_unparseable_outputs_become_scored_predictions():
+    from umi_lib.metrics import score_step
+
+    garbage = ["", "\x00}{", "Next: caller", "conclusion:"]
+    backend = Scripted({"planner": garbage, "caller": ["none"] * 4, "summarizer": ["x"] * 4})
+    agent = MultiLLMAgent(backend)
+    preds = agent.predict([_step(k) for k in range(4)])
+    for p in preds:
+        s = score_step(_step(0)["reference"], p, ["search"])
+        assert s.values["action_em"] == 0.0
+    assert agent.counts["caller_without_action"] == 4
+
+
+@pytest.mark.parametrize(
+    ("output", "plan", "action", "answer"),
+    [
+        ("I search.\nAction: search\nAction Input: {}", "call", "search", None),
+        ("Found it.\nconclusion: a cat", "finish", None, "a cat"),
+        ("Hopeless.\nconclusion: give up.", "give up", None, None),
+        ("just words", "call", "none", None),
+    ],
+)
+def test_single_llm_output_parsing(output, plan, action, answer):
+    agent = SingleLLMAgent(Scripted({"backbone": [output]}))
+    (pred,) = agent.predict([_step(0)])
+    parsed = parse_output(pred)
+    assert (parsed.plan, parsed.action, parsed.answer) == (plan, action, answer)
+
+
+def test_clean_output_follows_the_official_post_processing():
+    assert clean_output(": hello") == "hello"
+    assert clean_output(" . ") == "none" and clean_output("") == "none"
+    assert clean_output("a STOP b", ("STOP",)) == "a "
+
+
+@pytest.fixture(scope="module")
+def peaked_tiny():
+    """tiny-random with a scaled output layer: logits far apart, so greedy choices are not float ties."""
+    from umi_lib.modeling import load_base
+
+    model, tok, _ = load_base("tiny-random", "none", device="cpu")
+    with torch.no_grad():
+        model.lm_head.weight.mul_(200.0)
+    return model, tok
+
+
+def test_batched_equals_one_at_a_time(peaked_tiny):
+    model, tok = peaked_tiny
+    prompts = [f"user: item {k} " + "word " * (3 * k) + "</s>" for k in range(10)]
+    params = GenParams(max_new_tokens=12)
+    one = AdapterBackend(model, tok, {"planner": None}, batch_size=1, progress=False)
+    many = AdapterBackend(model, tok, {"planner": None}, batch_size=4, progress=False)
+    assert many.generate("planner", prompts, params) == one.generate("planner", prompts, params)
+
+
+def test_model_per_role_backend_loads_each_role_once(monkeypatch):
+    from umi_lib import modeling
+
+    calls = []
+    real = modeling.load_base
+    monkeypatch.setattr(
+        modeling, "load_base", lambda name, q="auto", device=None: calls.append(name) or real(name, "none", "cpu")
+    )
+    backend = ModelPerRoleBackend(dict.fromkeys(("planner", "caller", "summarizer"), "tiny-random"), progress=False)
+    agent = MultiLLMAgent(backend, {r: GenParams(max_new_tokens=4) for r in ("planner", "caller", "summarizer")})
+    preds = agent.predict([_step(k) for k in range(3)])
+    used = 1 + (agent.counts["caller"] > 0) + (agent.counts["summarizer"] > 0)
+    assert len(preds) == 3 and len(calls) == used  # one load per role phase, not per prompt
+
+
+def test_select_steps_keeps_whole_trajectories():
+    steps = [{"trajectory": t, "step": s} for t in range(10) for s in range(4)]
+    picked = select_steps(steps, limit=6, per_trajectory=2, seed=1)
+    assert len(picked) == 6 and len({s["trajectory"] for s in picked}) == 3
+    assert picked == select_steps(steps, limit=6, per_trajectory=2, seed=1)
+    assert len(select_steps(steps)) == 40
+    for t in {s["trajectory"] for s in picked}:  # the kept steps of a trajectory stay in order
+        kept = [s["step"] for s in picked if s["trajectory"] == t]
+        assert kept == sorted(kept) and len(kept) == 2
+
+
+class Flaky(MultiLLMAgent):
+    """Dies on its second chunk the first time (a crash mid-run), counts chunks predicted."""
+
+    crashed = False
+    chunks = 0
+
+    def predict(self, steps, on_phase=None):
+        if Flaky.chunks == 1 and not Flaky.crashed:
+            Flaky.crashed = True
+            raise RuntimeError("killed")
+        Flaky.chunks += 1
+        return ["x Next: give up."] * len(steps)
+
+
+def test_static_run_resumes_after_a_crash(tmp_path):
+    steps = [_step(k) for k in range(10)]
+    with pytest.raises(RuntimeError):
+        run_static(
+            Flaky(Scripted({})), steps, "flaky", tmp_path, tmp_path / "m", chunk_size=4, resamples=0, progress=False
+        )
+    assert (tmp_path / "flaky.partial.jsonl").read_text().count("\n") == 1  # chunk 0 kept
+    run = run_static(Flaky(Scripted({})), steps, "flaky", tmp_path, tmp_path / "m", chunk_size=4, resamples=0,
+                     progress=False)  # fmt: skip
+    assert Flaky.chunks == 3  # chunk 0 once, then chunks 1 and 2 after the restart
+    assert run.metrics["steps"]["total"] == 10 and not (tmp_path / "flaky.partial.jsonl").exists()
+    assert json.loads((tmp_path / "flaky.meta.json").read_text())["steps"] == 10
+
+
+class _Completions(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if "fail" in body["prompt"]:
+            self.send_response(500)
+            self.end_headers()
+            return
+        text = "Search. Next: caller." if body["prompt"].endswith(P.SUFFIX_ASSISTANT) else "Action: search"
+        reply = json.dumps({"choices": [{"text": text}], "echo_temperature": body["temperature"]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_openai_compatible_endpoint():
+    server = HTTPServer(("127.0.0.1", 0), _Completions)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = OpenAIBackend(f"http://127.0.0.1:{server.server_port}/v1", "m", timeout=5)
+        agent = MultiLLMAgent(backend)
+        (pred,) = agent.predict([_step(0)])
+        assert pred == "asssitant: Search. Next: caller.</s>caller: Action: search"
+        assert backend.generate("planner", ["please fail"], GenParams()) == ["none"]
+        assert backend.errors == {"HTTPError": 1}
+    finally:
+        server.shutdown()
