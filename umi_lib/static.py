@@ -23,13 +23,18 @@ from umi_lib.results import evaluation_steps
 SYSTEMS = ("base", "single-llm", "one-stage", "multi-task", "alpha-umi")
 
 
-def eval_steps(profile: Profile) -> list[dict[str, Any]]:
-    """The profile's fixed subset of the out-of-domain steps (``eval.limit`` / ``eval.per_trajectory``)."""
+def all_steps(profile: Profile) -> list[dict[str, Any]]:
+    """Every static-evaluation step of the profile's test file, with its gold ``history``."""
     steps = evaluation_steps(profile)
     if "history" not in steps[0]:  # written by an older `umi steps`: extract again
         (runs_dir(profile.name) / "data" / "test_steps.json").unlink()
         steps = evaluation_steps(profile)
-    return select_steps(steps, profile.eval.limit, profile.eval.per_trajectory, profile.seed)
+    return steps
+
+
+def eval_steps(profile: Profile) -> list[dict[str, Any]]:
+    """The profile's fixed subset of the out-of-domain steps (``eval.limit`` / ``eval.per_trajectory``)."""
+    return select_steps(all_steps(profile), profile.eval.limit, profile.eval.per_trajectory, profile.seed)
 
 
 def make_agent(loaded: glpft.Loaded, profile: Profile, system: str) -> Agent:
