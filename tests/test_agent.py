@@ -221,3 +221,18 @@ def test_openai_compatible_endpoint():
         assert backend.errors == {"HTTPError": 1}
     finally:
         server.shutdown()
+
+
+def test_cli_static_eval_of_the_base(tmp_path, monkeypatch, capsys):
+    from umi_lib.cli import main
+
+    monkeypatch.setenv("UMI_RUNS", str(tmp_path))
+    assert main(["eval", "static", "--profile", "smoke", "--system", "base", "--limit", "3"]) == 0
+    preds = json.loads((tmp_path / "smoke" / "predictions" / "static_base.json").read_text())
+    assert len(preds) == 3 and all(set(p) >= {"reference", "predictions", "tools", "trajectory"} for p in preds)
+    metrics = json.loads((tmp_path / "smoke" / "metrics" / "static_base.json").read_text())
+    assert metrics["steps"]["total"] == 3
+    meta = json.loads((tmp_path / "smoke" / "predictions" / "static_base.meta.json").read_text())
+    assert meta["limit"] == 3 and meta["decoding"] == "greedy"
+    assert main(["eval", "static", "--profile", "smoke", "--endpoint", "http://127.0.0.1:9"]) == 2
+    assert "--endpoint needs --model" in capsys.readouterr().err

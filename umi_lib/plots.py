@@ -100,7 +100,8 @@ METRIC_NAMES = {
     "f1": "Arg F1",
     "rouge": "R-L",
 }
-RUN_HATCHES = ["", "..", "xx", "oo", "++", "**"]  # runs: solid grays, dotted/crossed hatches
+RUN_COLORS = ["#1b1b1b", "#4a4a4a", "#6b6b6b", "#8c8c8c", "#a8a8a8", "#c4c4c4", "#e0e0e0"]  # grayscale only
+RUN_HATCHES = ["", "..", "xx", "oo", "++", "**", "--"]  # runs: gray levels and dotted/crossed hatches
 PAPER_HATCHES = ["////", "\\\\\\\\", "||||", "----"]  # paper rows: white bars, line hatches
 
 
@@ -141,7 +142,7 @@ def table1_figure(
             if is_paper:
                 style = {"color": "white", "hatch": PAPER_HATCHES[(k - len(runs)) % len(PAPER_HATCHES)]}
             else:
-                style = {"color": COLORS[k % len(COLORS)], "hatch": RUN_HATCHES[k % len(RUN_HATCHES)]}
+                style = {"color": RUN_COLORS[k % len(RUN_COLORS)], "hatch": RUN_HATCHES[k % len(RUN_HATCHES)]}
             ax.bar(xs, values, width, yerr=err, capsize=1.5, linewidth=0.5, edgecolor="black", label=name, **style,
                    error_kw={"elinewidth": 0.6, "capthick": 0.6})  # fmt: skip
         ax.set_xticks(range(len(keys)), [METRIC_NAMES[k] for k in keys])
@@ -190,7 +191,7 @@ def by_step_figure(
                 steps = result["by_step"].items()
                 points = [(int(s), v[key]) for s, v in steps if v["counts"][key] >= min_steps]
                 points.sort()
-                ax.plot([p[0] for p in points], [100 * p[1] for p in points], color=COLORS[k % len(COLORS)],
+                ax.plot([p[0] for p in points], [100 * p[1] for p in points], color=RUN_COLORS[k % len(RUN_COLORS)],
                         marker="os^dv<"[k % 6], markersize=3, linewidth=1.0, label=name,
                         linestyle=["-", "--", ":", "-."][k % 4])  # fmt: skip
             ax.set_title(METRIC_NAMES.get(key, key))
@@ -210,7 +211,7 @@ def by_group_figure(runs: Mapping[str, Mapping], keys: Sequence[str] = ("plan_em
             for k, (name, result) in enumerate(runs.items()):
                 xs = [i - 0.4 + width * (k + 0.5) for i in range(len(groups))]
                 vals = [100 * (result.get("by_group", {}).get(g, {}).get(key) or 0.0) for g in groups]
-                style = {"color": COLORS[k % len(COLORS)], "hatch": RUN_HATCHES[k % len(RUN_HATCHES)]}
+                style = {"color": RUN_COLORS[k % len(RUN_COLORS)], "hatch": RUN_HATCHES[k % len(RUN_HATCHES)]}
                 ax.bar(xs, vals, width, edgecolor="black", linewidth=0.5, label=name, **style)
             ax.set_xticks(range(len(groups)), groups)
             ax.set_title(METRIC_NAMES.get(key, key))
