@@ -169,7 +169,7 @@ class Flaky(MultiLLMAgent):
     crashed = False
     chunks = 0
 
-    def predict(self, steps, on_phase=None):
+    def predict(self, steps):
         if Flaky.chunks == 1 and not Flaky.crashed:
             Flaky.crashed = True
             raise RuntimeError("killed")

@@ -57,9 +57,9 @@ def test_roles_start_as_exact_copies_of_global_and_train_alone(smoke, tmp_path, 
         model = train.add_adapter(model, role, recipe, "global", seed=1)
     run = train.SystemRun("alpha-umi", tmp_path, model, tok, precision, {})
     g = _weights(run, "global")
-    for role in ROLES:  # same tensors under the role's name
+    for role in ROLES:  # the same LoRA tensors (PEFT's state dict keys carry no adapter name)
         r = _weights(run, role)
-        assert _equal({k.replace(f".{role}.", ".global."): v for k, v in r.items()}, g) or _equal(r, g)
+        assert _equal(r, g)
     before = {a: _weights(run, a) for a in ("global", *ROLES)}
     model.set_adapter("caller")
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}

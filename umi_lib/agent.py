@@ -21,7 +21,7 @@ import json
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -237,7 +237,7 @@ class Agent:
     params: dict[str, GenParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
     counts: Counter = field(default_factory=Counter)
 
-    def predict(self, steps: Sequence[dict[str, Any]], on_phase: Callable[[str], None] | None = None) -> list[str]:
+    def predict(self, steps: Sequence[dict[str, Any]]) -> list[str]:
         raise NotImplementedError
 
 
@@ -268,7 +268,7 @@ class MultiLLMAgent(Agent):
         role = "planner" if self.official_role_name else P.ROLE_ASSISTANT
         return step["history"] + f"{role}: {planner_prediction}{P.EOS}"
 
-    def predict(self, steps: Sequence[dict[str, Any]], on_phase: Callable[[str], None] | None = None) -> list[str]:
+    def predict(self, steps: Sequence[dict[str, Any]]) -> list[str]:
         plans = self.backend.generate("planner", [s["input"] for s in steps], self.params["planner"])
         routes = [self.route(p) for p in plans]
         self.counts.update(r for r, _ in routes)
@@ -318,7 +318,7 @@ class SingleLLMAgent(Agent):
             thought, call = output.rstrip(), ""
         return P.PREDICTION_ASSISTANT + thought + P.LABEL_PREFIX + P.NEXT_CALLER + P.EOS + "caller: " + call
 
-    def predict(self, steps: Sequence[dict[str, Any]], on_phase: Callable[[str], None] | None = None) -> list[str]:
+    def predict(self, steps: Sequence[dict[str, Any]]) -> list[str]:
         texts = [P.fill("backbone", s["tools"], s["history"], compat=self.compat) for s in steps]
         outputs = self.backend.generate("backbone", texts, self.params["backbone"])
         return [self.to_prediction(o) for o in outputs]
