@@ -236,3 +236,15 @@ def test_cli_static_eval_of_the_base(tmp_path, monkeypatch, capsys):
     assert meta["limit"] == 3 and meta["decoding"] == "greedy"
     assert main(["eval", "static", "--profile", "smoke", "--endpoint", "http://127.0.0.1:9"]) == 2
     assert "--endpoint needs --model" in capsys.readouterr().err
+
+
+def test_cli_released_models_path(tmp_path, monkeypatch):
+    """--released runs one full model per role; here each role is a local tiny Llama instead of the 7B repos."""
+    from umi_lib import agent
+    from umi_lib.cli import main
+
+    monkeypatch.setenv("UMI_RUNS", str(tmp_path))
+    monkeypatch.setattr(agent, "RELEASED", dict.fromkeys(("planner", "caller", "summarizer"), "tiny-random"))
+    assert main(["eval", "static", "--profile", "smoke", "--released", "--limit", "2"]) == 0
+    meta = json.loads((tmp_path / "smoke" / "predictions" / "static_released.meta.json").read_text())
+    assert meta["models"]["planner"] == "tiny-random" and meta["steps"] == 2

@@ -7,7 +7,7 @@
     umi score --predictions FILE --out FILE [--seed N] [--resamples N]
     umi train --profile NAME --system {single-llm,alpha-umi,one-stage,multi-task} [--max-steps N]
     umi eval static --profile NAME --system {base,single-llm,one-stage,multi-task,alpha-umi}
-                    [--limit N] [--steps-per-trajectory K] [--endpoint URL --model NAME]
+                    [--limit N] [--steps-per-trajectory K] [--endpoint URL --model NAME | --released]
 
 ``umi train`` also runs under ``accelerate launch`` (configs/accelerate/) for DDP / DeepSpeed / FSDP.
 
@@ -85,6 +85,8 @@ def _eval_static(args: argparse.Namespace) -> Report:
     steps = static.eval_steps(profile)
     if args.endpoint:
         run = static.evaluate_endpoint(profile, args.endpoint, args.model, steps)
+    elif args.released:
+        run = static.evaluate_released(profile, steps)
     else:
         from umi_lib import glpft
 
@@ -148,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--steps-per-trajectory", type=int, default=None, help="at most K seeded steps per trajectory")
     st.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     st.add_argument("--model", default=None, help="model name for --endpoint")
+    st.add_argument("--released", action="store_true", help="the released shenwzh3/alpha-umi-*-7b models (online)")
     st.set_defaults(func=_eval_static)
     return parser
 

@@ -125,3 +125,18 @@ def evaluate_endpoint(profile: Profile, base_url: str, model: str | None, steps:
                      meta={"endpoint": base_url, "model": model})  # fmt: skip
     run.counts.update({f"http_{k}": v for k, v in backend.errors.items()})
     return run
+
+
+def evaluate_released(
+    profile: Profile, steps: Sequence[dict[str, Any]], models: dict[str, str] | None = None
+) -> EvalRun:
+    """The released full α-UMi models (one per role, loaded one at a time; needs the Hub or local copies)."""
+    from umi_lib import agent as A
+
+    models = dict(models or A.RELEASED)
+    e = profile.eval
+    backend = A.ModelPerRoleBackend(models, e.batch_size, e.max_input_tokens)
+    params = {r: GenParams(max_new_tokens=e.max_new_tokens) for r in ("planner", "caller", "summarizer")}
+    base = runs_dir(profile.name)
+    return run_static(MultiLLMAgent(backend, params), steps, "static_released", base / "predictions",
+                      base / "metrics", seed=profile.seed, meta={"models": models})  # fmt: skip
