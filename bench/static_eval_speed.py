@@ -19,6 +19,7 @@ from umi_lib import glpft, static, train
 from umi_lib.config import load_profile
 from umi_lib.evaluate import select_steps
 from umi_lib.modeling import load_base
+from umi_lib.results import evaluation_steps
 
 
 @dataclass
@@ -45,7 +46,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
     profile = load_profile(args.profile)
-    steps = select_steps(static.all_steps(profile), args.steps, 2, profile.seed)
+    steps = select_steps(evaluation_steps(profile), args.steps, 2, profile.seed)
     e = profile.eval
     params = {r: A.GenParams(max_new_tokens=e.max_new_tokens) for r in ("planner", "caller", "summarizer")}
 

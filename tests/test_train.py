@@ -98,16 +98,16 @@ def test_every_system_trains(smoke):
 
 
 def test_heldout_trajectories_are_disjoint_from_training(smoke):
-    from umi_lib.modeling import load_base
     from umi_lib.recipes import load_recipe
 
-    _, tok, _ = load_base("tiny-random", "none")
     held = train.heldout_trajectories(smoke, 4)
-    recipe = load_recipe("smoke", "global")
-    train_keys = {train.trajectory_key(s) for s in train.role_samples(smoke, "backbone")} - held
-    assert held and not held & train_keys
-    data = train.stage_data(smoke, recipe, tok, held)
-    assert all(len(v) <= recipe.eval_samples for v in data.heldout.values())
+    assert held
+    for stage in ("global", "planner", "multitask"):
+        recipe = load_recipe("smoke", stage)
+        trained, heldout = train.split_samples(smoke, recipe, held)
+        assert trained and not {train.trajectory_key(s) for s in trained} & held
+        assert all(0 < len(v) <= recipe.eval_samples for v in heldout.values())
+        assert all(train.trajectory_key(s) in held for v in heldout.values() for s in v)
 
 
 def _cli(args, env, check=True):

@@ -173,8 +173,9 @@ def score_step(reference: str, prediction: str, tool_names: Iterable[str]) -> St
     return out
 
 
-def tool_names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [t["Name"] for t in tools]
+def score_item(item: Mapping[str, Any]) -> StepScore:
+    """:func:`score_step` of a prediction item ``{"reference", "predictions", "tools"}``."""
+    return score_step(item["reference"], item["predictions"], [t["Name"] for t in item["tools"]])
 
 
 def mean_of(scores: Sequence[StepScore], key: str) -> tuple[float, int]:

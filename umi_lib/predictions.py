@@ -9,14 +9,12 @@ included), built from the reference step with one seeded mistake per step (or no
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from umi_lib import prompts as P
-from umi_lib.formats import FormatError, Report, load_records
 from umi_lib.metrics import CALL, FINISH, GIVE_UP, parse_output
 
 KEEP = ("tools", "reference", "trajectory", "step", "group")
@@ -34,15 +32,6 @@ MISTAKES: dict[str, tuple[tuple[str, int], ...]] = {
     FINISH: (("none", 500), ("half_answer", 300), ("plan_call", 100), ("plan_give_up", 100)),
     GIVE_UP: (("none", 700), ("plan_call", 300)),
 }
-
-
-def load_steps(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Static-evaluation items (``umi steps`` output); a malformed file is a FormatError."""
-    report = Report()
-    items = load_records(path, report)
-    if items is None:
-        raise FormatError(next(iter(report.rejected)), report.rejects[0].detail)
-    return items
 
 
 def oracle(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from umi_lib import paper, plots, predictions, trainlog
 from umi_lib.config import Profile
 from umi_lib.convert import extract_steps
 from umi_lib.formats import dump_json_list, load_json
-from umi_lib.metrics import OFFICIAL_KEYS, SCOPE, parse_output, score_step
+from umi_lib.metrics import OFFICIAL_KEYS, SCOPE, parse_output, score_item
 from umi_lib.paths import runs_dir
 from umi_lib.score import score_file
 
@@ -34,9 +34,10 @@ def tool_count_group(n_tools: int) -> str:
 def evaluation_steps(profile: Profile) -> list[dict[str, Any]]:
     """The profile's static-evaluation steps (from notebook 01's output, else extracted now)."""
     path = runs_dir(profile.name) / "data" / "test_steps.json"
-    if not path.exists():
+    steps = load_json(path) if path.exists() else None
+    if not steps or "history" not in steps[0]:  # missing, or written before steps carried their history
         extract_steps(profile.data.resolve(profile.data.test_file), path, compat=profile.data.compat)
-    steps = load_json(path)
+        steps = load_json(path)
     for s in steps:
         s.setdefault("group", tool_count_group(len(s["tools"])))
     return steps
@@ -128,7 +129,7 @@ def metric_examples(profile: Profile) -> pd.DataFrame:
     """For each metric, one degraded step that loses on it: reference, prediction, the step's value."""
     pred_path = runs_dir(profile.name) / "predictions" / "degraded.json"
     items = load_json(pred_path)
-    scored = [(i, score_step(i["reference"], i["predictions"], [t["Name"] for t in i["tools"]])) for i in items]
+    scored = [(i, score_item(i)) for i in items]
     rows = []
     for key in OFFICIAL_KEYS:
         for item, s in scored:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from umi_lib import rouge
 from umi_lib.bootstrap import bootstrap
 from umi_lib.formats import FormatError, Report, atomic_write_text, load_records
-from umi_lib.metrics import OFFICIAL_KEYS, StepScore, aggregate, score_step
+from umi_lib.metrics import OFFICIAL_KEYS, StepScore, aggregate, score_item
 
 RESAMPLES = 1000
 
@@ -53,7 +53,7 @@ def score_items(items: list[Any], report: Report, source: str = "-", progress: b
         if (reason := _item_error(item)) is not None:
             report.reject(source, str(k), reason, json.dumps(item)[:200] if not isinstance(item, dict) else "")
             continue
-        s = score_step(item["reference"], item["predictions"], [t["Name"] for t in item["tools"]])
+        s = score_item(item)
         # Resampling unit: the trajectory (within its group); items without one are their own unit.
         traj = item.get("trajectory")
         s.unit = (item.get("group"), traj) if traj is not None else ("step", k)

@@ -16,25 +16,16 @@ from umi_lib import glpft
 from umi_lib.agent import AdapterBackend, Agent, GenParams, MultiLLMAgent, SingleLLMAgent
 from umi_lib.config import ConfigError, Profile
 from umi_lib.evaluate import EvalRun, run_static, select_steps
-from umi_lib.metrics import parse_output, score_step
+from umi_lib.metrics import parse_output, score_item
 from umi_lib.paths import runs_dir
 from umi_lib.results import evaluation_steps
 
 SYSTEMS = ("base", "single-llm", "one-stage", "multi-task", "alpha-umi")
 
 
-def all_steps(profile: Profile) -> list[dict[str, Any]]:
-    """Every static-evaluation step of the profile's test file, with its gold ``history``."""
-    steps = evaluation_steps(profile)
-    if "history" not in steps[0]:  # written by an older `umi steps`: extract again
-        (runs_dir(profile.name) / "data" / "test_steps.json").unlink()
-        steps = evaluation_steps(profile)
-    return steps
-
-
 def eval_steps(profile: Profile) -> list[dict[str, Any]]:
     """The profile's fixed subset of the out-of-domain steps (``eval.limit`` / ``eval.per_trajectory``)."""
-    return select_steps(all_steps(profile), profile.eval.limit, profile.eval.per_trajectory, profile.seed)
+    return select_steps(evaluation_steps(profile), profile.eval.limit, profile.eval.per_trajectory, profile.seed)
 
 
 def make_agent(loaded: glpft.Loaded, profile: Profile, system: str) -> Agent:
@@ -99,7 +90,7 @@ def trajectory_view(runs: Sequence[EvalRun], steps: Sequence[dict[str, Any]], n:
         for items in preds.values():
             item = items[k]
             p = parse_output(item["predictions"])
-            s = score_step(item["reference"], item["predictions"], [t["Name"] for t in item["tools"]])
+            s = score_item(item)
             ok = s.values["plan_em"] == 1.0 and s.values.get("action_em", 1.0) == 1.0
             thought = item["predictions"].split("</s>")[0].removeprefix("asssitant: ")
             text = f"{p.plan}: {p.action or ''} {p.action_input or ''}{p.answer or ''} | thought: {thought}"

@@ -116,17 +116,26 @@ def _encode(samples: Sequence[dict[str, Any]], tok, max_length: int) -> tuple[li
     return out, truncated
 
 
-def stage_data(profile: Profile, recipe: StageRecipe, tok, heldout: set[str]) -> StageData:
-    """Seeded subset of the recipe's role files, minus held-out trajectories, encoded for the base."""
+def split_samples(
+    profile: Profile, recipe: StageRecipe, heldout: set[str]
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Raw samples of a stage: a seeded training subset outside ``heldout``, and held-out samples per role."""
     train = [s for name in recipe.data for s in role_samples(profile, name) if trajectory_key(s) not in heldout]
     random.Random(profile.seed).shuffle(train)
     train = train[: recipe.max_samples] if recipe.max_samples else train
+    held = {
+        role: [s for s in role_samples(profile, role) if trajectory_key(s) in heldout][: recipe.eval_samples]
+        for role in ROLES
+    }
+    return train, held
+
+
+def stage_data(profile: Profile, recipe: StageRecipe, tok, heldout: set[str]) -> StageData:
+    """:func:`split_samples`, encoded for the base."""
+    train, held = split_samples(profile, recipe, heldout)
     encoded, truncated = _encode(train, tok, recipe.max_length)
-    held = {}
-    for role in ROLES:
-        samples = [s for s in role_samples(profile, role) if trajectory_key(s) in heldout][: recipe.eval_samples]
-        held[role] = _encode(samples, tok, recipe.max_length)[0]
-    return StageData(encoded, held, truncated, sum(len(e["input_ids"]) for e in encoded))
+    held_ids = {role: _encode(samples, tok, recipe.max_length)[0] for role, samples in held.items()}
+    return StageData(encoded, held_ids, truncated, sum(len(e["input_ids"]) for e in encoded))
 
 
 # ---------------------------------------------------------------------------------------------------
