@@ -248,3 +248,99 @@ def test_cli_released_models_path(tmp_path, monkeypatch):
     assert main(["eval", "static", "--profile", "smoke", "--released", "--limit", "2"]) == 0
     meta = json.loads((tmp_path / "smoke" / "predictions" / "static_released.meta.json").read_text())
     assert meta["models"]["planner"] == "tiny-random" and meta["steps"] == 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# vLLM backend: the real package needs CUDA, so these tests drive our code against a recording fake of
+# the three vLLM names it uses (LLM, SamplingParams, LoRARequest) and check what it would ask vLLM for.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _fake_vllm(monkeypatch, tokenizer):
+    import sys
+    import types
+
+    calls = {}
+
+    class SamplingParams:
+        def __init__(self, **kw):
+            self.kw = kw
+
+    class LoRARequest:
+        def __init__(self, name, int_id, path):
+            self.name, self.int_id, self.path = name, int_id, path
+
+    class LLM:
+        def __init__(self, **kw):
+            calls["engine"] = kw
+
+        def get_tokenizer(self):
+            return tokenizer
+
+        def generate(self, requests, sampling, lora_request=None, use_tqdm=True):
+            calls.setdefault("generate", []).append((requests, sampling, lora_request))
+            out = types.SimpleNamespace
+            return [out(outputs=[out(text=": reply</s>junk")]) for _ in requests]
+
+    vllm = types.ModuleType("vllm")
+    vllm.LLM, vllm.SamplingParams = LLM, SamplingParams
+    lora = types.ModuleType("vllm.lora")
+    request = types.ModuleType("vllm.lora.request")
+    request.LoRARequest = LoRARequest
+    for name, mod in (("vllm", vllm), ("vllm.lora", lora), ("vllm.lora.request", request)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    return calls
+
+
+def test_vllm_backend_requests_one_lora_per_role_and_truncates_left(monkeypatch, peaked_tiny):
+    from umi_lib.agent import VLLMBackend
+
+    tiny_tokenizer = peaked_tiny[1]
+
+    calls = _fake_vllm(monkeypatch, tiny_tokenizer)
+    adapters = {"planner": "/a/planner", "caller": "/a/caller", "summarizer": None}
+    backend = VLLMBackend("base-path", adapters, max_input_tokens=5, max_lora_rank=8)
+    long_prompt = "user: find a cat</s>assistant: " * 5
+    out = backend.generate("caller", [long_prompt, "x"], GenParams(max_new_tokens=7, stop=("</s>",)))
+    assert out == ["reply", "reply"]  # leading ": " stripped, cut at the stop string
+    assert calls["engine"] == {"model": "base-path", "enable_lora": True, "max_lora_rank": 8, "max_loras": 2}
+    requests, sampling, lora = calls["generate"][0]
+    full = tiny_tokenizer(long_prompt.replace("</s>", tiny_tokenizer.eos_token))["input_ids"]
+    assert requests[0]["prompt_token_ids"] == full[-5:]
+    assert sampling.kw == {"max_tokens": 7, "temperature": 0.0, "seed": None, "stop": ["</s>"]}
+    assert (lora.name, lora.int_id, lora.path) == ("caller", 1, "/a/caller")  # sorted folders: caller=1
+    backend.generate("planner", ["x"], GenParams(do_sample=True, temperature=0.5, seed=3))
+    _, sampling, lora = calls["generate"][1]
+    assert (lora.int_id, lora.path) == (2, "/a/planner")
+    assert sampling.kw["temperature"] == 0.5 and sampling.kw["seed"] == 3
+    backend.generate("summarizer", ["x"], GenParams())
+    assert calls["generate"][2][2] is None  # bare base: no LoRA request
+
+
+def test_vllm_backend_without_vllm_names_the_install(monkeypatch):
+    import sys
+
+    from umi_lib.agent import VLLMBackend
+    from umi_lib.models import ModelError
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import fails as if not installed
+    with pytest.raises(ModelError, match="pip install vllm"):
+        VLLMBackend("base", {"planner": None}).generate("planner", ["x"], GenParams())
+
+
+def test_vllm_agent_points_at_the_trained_adapter_folders(tmp_path):
+    from umi_lib import static, train
+    from umi_lib.config import ConfigError, load_profile
+
+    profile = load_profile("smoke")
+    with pytest.raises(ConfigError, match="umi train --system alpha-umi"):
+        static.make_vllm_agent(profile, "alpha-umi")
+    folder = train.system_dir(profile, "alpha-umi")
+    for role, rank in (("planner", 4), ("caller", 8), ("summarizer", 4)):
+        (folder / role).mkdir(parents=True)
+        (folder / role / "adapter_config.json").write_text(json.dumps({"r": rank}))
+    agent = static.make_vllm_agent(profile, "alpha-umi")
+    assert agent.backend.adapters == {r: str(folder / r) for r in ("planner", "caller", "summarizer")}
+    assert agent.backend.max_lora_rank == 8 and isinstance(agent, MultiLLMAgent)
+    base = static.make_vllm_agent(profile, "base")
+    assert set(base.backend.adapters.values()) == {None}

@@ -7,7 +7,8 @@ A **backend** turns prompts into texts for one role: ``generate(role, prompts, p
 * :class:`ModelPerRoleBackend`: one full model per role, loaded one at a time like the official pipeline
   (the released ``shenwzh3/alpha-umi-{planner,caller,summarizer}-7b`` checkpoints, or local folders);
 * :class:`OpenAIBackend`: any OpenAI-compatible ``/v1/completions`` endpoint (GPT-class APIs, vLLM or
-  llama.cpp servers) for the paper's zero-shot rows.
+  llama.cpp servers) for the paper's zero-shot rows;
+* :class:`VLLMBackend`: vLLM in-process with multi-LoRA (optional, GPU, imported only when used).
 
 An **agent** turns static-evaluation steps into prediction strings in the official format (spec §4.3):
 :class:`MultiLLMAgent` routes on the planner's ``Next:`` label, :class:`SingleLLMAgent` parses one backbone
@@ -163,6 +164,67 @@ class ModelPerRoleBackend:
         desc = role if self.progress else ""
         raw = generate_batched(model, tok, prompts, params, self.batch_size, self.max_input_tokens, desc)
         return [clean_output(t, params.stop) for t in raw]
+
+
+@dataclass
+class VLLMBackend:
+    """vLLM with multi-LoRA: one base on the GPU, one LoRA folder per role (``None``: the bare base).
+
+    Optional (``pip install vllm``, CUDA): imported on first use only, so CPU installs never need it. Prompts
+    are tokenized here with the same separator mapping and left truncation as :func:`generate_batched`, and vLLM
+    batches and schedules them itself. Greedy is ``temperature=0``; sampling is seeded per request.
+    """
+
+    base: str
+    adapters: dict[str, str | None]
+    max_input_tokens: int = 3750
+    max_lora_rank: int = 64
+    engine_args: dict[str, Any] = field(default_factory=dict)  # passed to ``vllm.LLM`` (e.g. gpu_memory_utilization)
+    progress: bool = True
+    llm: Any = None
+
+    def _engine(self):
+        if self.llm is None:
+            try:
+                import vllm
+            except ImportError as exc:
+                from umi_lib.models import ModelError
+
+                raise ModelError("the vLLM backend needs `pip install vllm` on a CUDA machine; "
+                                 "the transformers backend (AdapterBackend) runs everywhere") from exc  # fmt: skip
+            loras = {f for f in self.adapters.values() if f is not None}
+            self.llm = vllm.LLM(model=self.base, enable_lora=bool(loras), max_lora_rank=self.max_lora_rank,
+                                max_loras=max(1, len(loras)), **self.engine_args)  # fmt: skip
+        return self.llm
+
+    def lora_request(self, role: str):
+        """The role's adapter as a ``LoRARequest``; its integer id is stable per folder (vLLM caches by id)."""
+        folder = self.adapters[role]
+        if folder is None:
+            return None
+        from vllm.lora.request import LoRARequest
+
+        folders = sorted({str(f) for f in self.adapters.values() if f is not None})
+        return LoRARequest(role, folders.index(str(folder)) + 1, str(folder))
+
+    def sampling_params(self, params: GenParams):
+        from vllm import SamplingParams
+
+        return SamplingParams(max_tokens=params.max_new_tokens,
+                              temperature=params.temperature if params.do_sample else 0.0,
+                              seed=params.seed if params.do_sample else None,
+                              stop=list(params.stop) or None)  # fmt: skip
+
+    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
+        from umi_lib.modeling import map_separator
+
+        llm = self._engine()
+        tok = llm.get_tokenizer()
+        requests = [{"prompt_token_ids": tok(map_separator(p, tok))["input_ids"][-self.max_input_tokens :]}
+                    for p in prompts]  # fmt: skip
+        outs = llm.generate(requests, self.sampling_params(params), lora_request=self.lora_request(role),
+                            use_tqdm=self.progress)  # fmt: skip
+        return [clean_output(o.outputs[0].text, params.stop) for o in outs]
 
 
 RELEASED = {role: f"shenwzh3/alpha-umi-{role}-7b" for role in ("planner", "caller", "summarizer")}

@@ -90,8 +90,11 @@ def _eval_static(args: argparse.Namespace) -> Report:
     else:
         from umi_lib import glpft
 
-        loaded = glpft.load_all(profile, () if args.system == "base" else (args.system,))
-        run = static.evaluate_system(loaded, profile, args.system, steps)
+        if args.backend == "vllm":
+            run = static.evaluate_system(None, profile, args.system, steps, backend="vllm")
+        else:
+            loaded = glpft.load_all(profile, () if args.system == "base" else (args.system,))
+            run = static.evaluate_system(loaded, profile, args.system, steps)
     print(static.summary([run]).to_string())
     report = Report(read=len(steps), converted=run.steps)
     report.note(f"predictions: {run.predictions}")
@@ -151,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     st.add_argument("--model", default=None, help="model name for --endpoint")
     st.add_argument("--released", action="store_true", help="the released shenwzh3/alpha-umi-*-7b models (online)")
+    st.add_argument("--backend", default="transformers", choices=["transformers", "vllm"],
+                    help="vllm: multi-LoRA on a GPU (pip install vllm); transformers: everywhere")  # fmt: skip
     st.set_defaults(func=_eval_static)
     return parser
 

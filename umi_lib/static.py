@@ -7,6 +7,7 @@ All of them share one base in memory (:func:`umi_lib.glpft.load_all`); only the 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,9 +45,42 @@ def make_agent(loaded: glpft.Loaded, profile: Profile, system: str) -> Agent:
     return MultiLLMAgent(backend, params)
 
 
-def evaluate_system(loaded: glpft.Loaded, profile: Profile, system: str, steps: Sequence[dict[str, Any]]) -> EvalRun:
-    agent = make_agent(loaded, profile, system)
-    meta = {"system": system, "limit": profile.eval.limit, "per_trajectory": profile.eval.per_trajectory,
+def make_vllm_agent(profile: Profile, system: str) -> Agent:
+    """The agent of ``system`` on vLLM with multi-LoRA (GPU; the adapters are the folders notebook 02 saved)."""
+    from umi_lib import train
+    from umi_lib.agent import VLLMBackend
+    from umi_lib.models import resolve_base
+
+    e = profile.eval
+    params = {r: GenParams(max_new_tokens=e.max_new_tokens) for r in ("planner", "caller", "summarizer", "backbone")}
+    if system == "base":
+        return MultiLLMAgent(VLLMBackend(resolve_base(profile.base_model), dict.fromkeys(params)), params)
+    roles = train.ROLE_ADAPTERS[system]
+    folder = train.system_dir(profile, system)
+    for adapter in set(roles.values()):
+        if not (folder / adapter / "adapter_config.json").is_file():
+            raise ConfigError(f"{system}: no trained adapter at {folder / adapter}; run `umi train --system {system}`")
+    adapters = {role: str(folder / a) for role, a in roles.items()}
+    rank = max(json.loads((folder / a / "adapter_config.json").read_text())["r"] for a in set(roles.values()))
+    if system == "single-llm":
+        backend = VLLMBackend(
+            resolve_base(profile.base_model), {"backbone": adapters["planner"]}, e.max_input_tokens, rank
+        )
+        return SingleLLMAgent(backend, params)
+    return MultiLLMAgent(VLLMBackend(resolve_base(profile.base_model), adapters, e.max_input_tokens, rank), params)
+
+
+def evaluate_system(
+    loaded: glpft.Loaded | None,
+    profile: Profile,
+    system: str,
+    steps: Sequence[dict[str, Any]],
+    backend: str = "transformers",
+) -> EvalRun:
+    """Predictions and metrics of ``system`` on ``steps`` (``backend="vllm"``: no ``loaded`` base needed)."""
+    agent = make_vllm_agent(profile, system) if backend == "vllm" else make_agent(loaded, profile, system)
+    meta = {"system": system, "backend": backend, "limit": profile.eval.limit,
+            "per_trajectory": profile.eval.per_trajectory,
             "decoding": "greedy", "max_input_tokens": profile.eval.max_input_tokens}  # fmt: skip
     base = runs_dir(profile.name)
     return run_static(agent, steps, f"static_{system}", base / "predictions", base / "metrics", seed=profile.seed,
