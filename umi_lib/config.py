@@ -64,6 +64,32 @@ class EvalConfig:
 
 
 @dataclass
+class RealtimeConfig:
+    """Real-time rollouts against the offline replay environment (notebook 03, ``umi eval realtime``)."""
+
+    queries: int | None = None
+    """Roll out at most this many queries (seeded order); None = every query of ``groups``."""
+    groups: list[str] = field(default_factory=lambda: ["G1_category", "G2_category"])
+    """StableToolBench test groups; the default two are the ones the bundled recordings cover (spec §3.8)."""
+    method: str = "dfsdt"
+    """``dfsdt`` (depth-first, width 2, backtracking) or ``react`` (one chain)."""
+    max_depth: int = 4
+    """Agent steps per chain (ToolBench: 12 tree levels = 4 steps)."""
+    max_model_steps: int = 200
+    """Agent steps per query over all branches (ToolBench's max_query_count)."""
+    max_seconds: float | None = None
+    """Wall-time budget per query; None = no limit."""
+    systems: list[str] = field(default_factory=lambda: ["single-llm", "one-stage", "multi-task", "alpha-umi"])
+    """Which trained systems notebook 03 rolls out."""
+
+    def __post_init__(self) -> None:
+        if self.method not in ("dfsdt", "react"):
+            raise ConfigError(f"realtime.method {self.method!r}: expected dfsdt or react")
+        if self.max_depth < 1 or self.max_model_steps < 1:
+            raise ConfigError("realtime.max_depth and realtime.max_model_steps must be at least 1")
+
+
+@dataclass
 class Profile:
     """A named run size: base model, token budget, data. See the README's profile table."""
 
@@ -81,6 +107,8 @@ class Profile:
     """What data to convert and evaluate on."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """How much of the test set static evaluation covers, and how it decodes."""
+    realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
+    """Real-time rollouts: which queries, which search, which budgets (decoding as in ``eval``)."""
 
     def __post_init__(self) -> None:
         if self.max_tokens < 64:

@@ -286,3 +286,25 @@ def glpft_figure() -> plt.Figure:
         ax.text(4.6, 3.55, "GLPFT stage 1: learn the whole agent task", ha="center", fontsize=7, style="italic")
         ax.text(9.8, 3.55, "stage 2: specialise each copy on its role", ha="center", fontsize=7, style="italic")
     return fig
+
+
+def grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[str], title: str, ylabel: str) -> plt.Figure:
+    """One bar per series in each group; series named ``paper: ...`` are white and line-hatched (not rerun)."""
+    width = 0.8 / max(1, len(values))
+    ours = [n for n in values if not n.startswith("paper: ")]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 2.6), layout="constrained")
+        for k, (name, vals) in enumerate(values.items()):
+            xs = [i - 0.4 + width * (k + 0.5) for i in range(len(groups))]
+            if name in ours:
+                style = {"color": RUN_COLORS[k % len(RUN_COLORS)], "hatch": RUN_HATCHES[k % len(RUN_HATCHES)]}
+            else:
+                style = {"color": "white", "hatch": PAPER_HATCHES[(k - len(ours)) % len(PAPER_HATCHES)]}
+            ax.bar(xs, list(vals), width, linewidth=0.5, edgecolor="black", label=name, **style)
+        ax.set_xticks(range(len(groups)), list(groups))
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, 105)
+        ax.set_title(title)
+        ax.grid(axis="x", visible=False)
+        fig.legend(frameon=False, loc="outside right upper", fontsize=6)
+    return fig
