@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 03 · The agent at work: static evaluation of the four systems
+# # 03 · The agent at work: static evaluation and real-time rollouts
 #
 # The **α-UMi agent** answers one step of a tool-use conversation in two moves (spec §4.3):
 #
@@ -39,7 +39,7 @@
 profile_name = None
 
 # %%
-from umi_lib import config, glpft, static
+from umi_lib import config, envs, glpft, realtime, static
 
 # %%
 profile = config.load_profile(profile_name)
@@ -88,6 +88,71 @@ static.summary(runs)
 static.trajectory_view(runs, steps, n=4)
 
 # %% [markdown]
+# ## 5. Real time: the agent against (replayed) tools
+#
+# The paper's Table 2 lets the agent call live RapidAPI tools and asks ChatGPT whether each task was solved. The
+# live server is gone for most users, so the tools here are a **replay environment**: every tool call recorded
+# in the bundled data (out-of-domain trajectories, DFS search trees with all their branches, training chains),
+# keyed on the canonical JSON of the arguments. A call that was recorded gets its recorded answer; a call that
+# was not gets a fixed "API not working" error (the miss policy), so a run is deterministic and offline. Unknown
+# tools, broken JSON and wrong parameters get ToolBench's own error messages.
+#
+# Queries are the StableToolBench solvable queries of the two groups our recordings cover (G1_category,
+# G2_category). The search is DFSDT: depth-first, up to two tries per step; after a give-up the agent backtracks
+# and is shown its earlier tries in ToolBench's "this is not the first time" message.
+
+# %%
+env = envs.load_env()
+queries = realtime.select_queries(profile, env.catalog)
+[(q.group, q.query_id, q.query[:80]) for q in queries]
+
+# %%
+rt_runs = [
+    realtime.run_system(static.make_agent(loaded, profile, system), profile, system, env, queries)
+    for system in profile.realtime.systems
+]
+
+# %% [markdown]
+# ### Proxy metrics (no judge)
+#
+# Without an LLM judge we only report what can be counted: how often the agent finished with an answer, gave up,
+# or ran out of budget; how many calls it made; how many of them the replay store could answer; how often it
+# called a tool that does not exist; and how many answers rest on at least one call that returned something
+# useful. **None of these is a pass rate**: a confident wrong answer counts as "finished".
+
+# %%
+realtime.summary(rt_runs)
+
+# %%
+realtime.proxy_figure(rt_runs, profile)
+
+# %% [markdown]
+# ### One rollout as a tree
+#
+# Each line is one agent step: the planner's thought, then the call with its arguments, how the environment
+# served it (`hit`: recorded; `miss`: not recorded; `input_error`, `unknown_function`), and the observation.
+# A second entry at the same depth is a backtrack.
+
+# %%
+print(realtime.tree_text(rt_runs[-1].rollouts[0]))
+
+# %% [markdown]
+# ### With a judge (optional)
+#
+# Set `UMI_JUDGE_URL` (an OpenAI-compatible `/v1` endpoint) and `UMI_JUDGE_MODEL` to compute ToolEval's pass
+# rate (three samples per query, majority vote) and win rate against the bundled ChatGPT-ReACT answers, and to
+# plot them next to the paper's Table 2. Judged numbers depend on the judge model: compare them only with runs
+# judged by the same model.
+
+# %%
+judge = realtime.judge_from_env()
+judged = realtime.judge_runs(rt_runs, profile, judge) if judge else "no judge configured: proxies only"
+judged
+
+# %%
+realtime.judged_figure(judged, profile) if judge else None
+
+# %% [markdown]
 # ## Exercises
 #
 # * 🐢 Find a step where α-UMi's planner chose the right label but its caller picked the wrong tool. Which of
@@ -96,3 +161,6 @@ static.trajectory_view(runs, steps, n=4)
 #   plan accuracy with the subset above. How wide are the bootstrap intervals in `runs/cpu/metrics/`?
 # * 🦁 Point `umi eval static --endpoint http://localhost:8000/v1 --model <name>` at a local llama.cpp or vLLM
 #   server: that is the paper's "0-shot" row for any model you can serve.
+# * 🐕 Which calls missed the replay store? Read `runs/<profile>/realtime/alpha-umi_dfsdt/misses.jsonl`: are the
+#   arguments close to a recorded call? Rerun with `umi eval realtime --nearest` and watch the hit rate change.
+# * 🦁 Start `umi_lib.envs.serve(env)` and point a ToolBench-style client at its `/virtual` URL.

@@ -18,11 +18,13 @@ Bad input never ends in a traceback: the error is printed with its file and the 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
 from umi_lib import convert
 from umi_lib.config import ConfigError
+from umi_lib.envs import EnvError
 from umi_lib.formats import FormatError, Report
 from umi_lib.models import ModelError
 
@@ -102,6 +104,37 @@ def _eval_static(args: argparse.Namespace) -> Report:
     return report
 
 
+def _eval_realtime(args: argparse.Namespace) -> Report:
+    import dataclasses
+
+    from umi_lib import envs, realtime, static
+    from umi_lib.config import load_profile
+
+    profile = load_profile(args.profile)
+    overrides = {"queries": args.queries, "method": args.method, "groups": args.groups}
+    profile.realtime = dataclasses.replace(profile.realtime, **{k: v for k, v in overrides.items() if v is not None})
+    policy = envs.MissPolicy(nearest=args.nearest, simulator_url=args.simulator_url,
+                             simulator_model=args.simulator_model or "",
+                             simulated_file=str(realtime.runs_dir(profile.name) / "simulated.jsonl"))  # fmt: skip
+    if args.env_url:
+        env = envs.HttpEnv(args.env_url, envs.Catalog.load())
+    else:
+        env = envs.load_env(policy, args.stb_cache)
+    queries = realtime.select_queries(profile, env.catalog)
+    from umi_lib import glpft
+
+    loaded = glpft.load_all(profile, () if args.system == "base" else (args.system,))
+    run = realtime.run_system(static.make_agent(loaded, profile, args.system), profile, args.system, env, queries)
+    print(realtime.summary([run]).to_string())
+    judge = realtime.judge_from_env()
+    if judge is not None:
+        print(realtime.judge_runs([run], profile, judge).to_string())
+    report = Report(read=len(queries), converted=len(run.rollouts))
+    report.note(f"answers and metrics: {run.folder}")
+    report.note(f"environment: {json.dumps(run.metrics['environment']['counts'])}")
+    return report
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="umi", description="alpha-UMi reproduction workbook")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--backend", default="transformers", choices=["transformers", "vllm"],
                     help="vllm: multi-LoRA on a GPU (pip install vllm); transformers: everywhere")  # fmt: skip
     st.set_defaults(func=_eval_static)
+
+    rt = ev_sub.add_parser("realtime", help="rollouts against the offline replay environment (ReAct / DFSDT)")
+    rt.add_argument("--profile", default=None, help="profile name or YAML path (default: UMI_PROFILE or cpu)")
+    rt.add_argument(
+        "--system", default="alpha-umi", choices=["base", "single-llm", "one-stage", "multi-task", "alpha-umi"]
+    )
+    rt.add_argument("--method", default=None, choices=["dfsdt", "react"], help="default: the profile's")
+    rt.add_argument("--queries", type=int, default=None, help="at most N queries (seeded order)")
+    rt.add_argument("--groups", nargs="+", default=None, help="StableToolBench groups (default: the profile's)")
+    rt.add_argument("--env-url", default=None, help="a StableToolBench /virtual server instead of the replay store")
+    rt.add_argument("--stb-cache", default=None, help="import an official StableToolBench cache folder")
+    rt.add_argument("--nearest", action="store_true", help="on a miss, replay the nearest recorded arguments")
+    rt.add_argument("--simulator-url", default=None, help="OpenAI-compatible chat endpoint simulating misses")
+    rt.add_argument("--simulator-model", default=None)
+    rt.set_defaults(func=_eval_realtime)
     return parser
 
 
@@ -164,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         report = args.func(args)
-    except (FormatError, ConfigError, ModelError) as exc:
+    except (FormatError, ConfigError, ModelError, EnvError) as exc:
         print(f"umi: error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())

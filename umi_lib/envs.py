@@ -102,10 +102,15 @@ class Catalog:
 
     def add_tool_doc(self, tool: Mapping[str, Any]) -> None:
         """A function known only from a trajectory's tool list: its inputs are known, which are required is not."""
-        name = str(tool["Name"])
+        name, doc = str(tool["Name"]), str(tool.get("function", ""))
         if name not in self.endpoints:
-            self.endpoints[name] = Endpoint(name, description=str(tool.get("function", "")),
+            # the doc names the tool ('... for tool "<tool>", ...'); the function is "<api>_for_<tool>"
+            tool_name = doc.split('for tool "', 1)[1].split('"', 1)[0] if 'for tool "' in doc else ""
+            api = name.removesuffix("_for_" + tool_name) if tool_name and name.endswith("_for_" + tool_name) else ""
+            self.endpoints[name] = Endpoint(name, tool=tool_name, api=api, description=doc,
                                             optional=list(tool.get("input") or {}))  # fmt: skip
+            if api:
+                self.by_route.setdefault(("", tool_name, api_function(api)), name)
 
     @classmethod
     def load(cls, queries_dir: Path | None = None, groups: Sequence[str] = GROUPS) -> Catalog:
@@ -238,8 +243,9 @@ def observation_text(envelope: Mapping[str, Any], style: str = "training") -> st
 class Recorded:
     envelope: dict[str, Any]
     source: str
-    origin: str = ""  # file and query id
+    origin: str = ""  # file and record
     reconstructed: bool = False
+    query: str = ""  # the query text it was recorded for (replay prefers a query's own recordings)
 
 
 @dataclass
@@ -257,12 +263,13 @@ class ResponseStore:
         for index, key in ((self.exact, canonical_key(args)), (self.stb, stb_key(args))):
             index.setdefault((function, key), []).append(rec)
 
-    def lookup(self, function: str, args: Mapping[str, Any]) -> Recorded | None:
-        """Exact replay: canonical key first, then StableToolBench's key; best source, then first seen."""
+    def lookup(self, function: str, args: Mapping[str, Any], query: str = "") -> Recorded | None:
+        """Exact replay: canonical key first, then StableToolBench's key. Among several recordings: the same
+        query's first, then the best source, then the first seen (the same call got different live answers)."""
         found = self.exact.get((function, canonical_key(args))) or self.stb.get((function, stb_key(args)))
         if not found:
             return None
-        return min(found, key=lambda r: SOURCES.index(r.source))  # min is stable: first seen among equals
+        return min(found, key=lambda r: (not (query and r.query == query), SOURCES.index(r.source)))
 
     def nearest(self, function: str, args: Mapping[str, Any]) -> Recorded | None:
         """Same endpoint, the recorded arguments sharing most key/value pairs (ties: best source, first seen)."""
@@ -337,24 +344,24 @@ def candidates_in(text: str) -> list[dict[str, Any]]:
     return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
 
 
-def _add_candidates(store: ResponseStore, text: str, origin: str) -> None:
+def _add_candidates(store: ResponseStore, text: str, origin: str, query: str) -> None:
     for c in candidates_in(text):
         name, output = str(c.get("name", "")), c.get("function_output")
         if name and name != P.FINISH and isinstance(output, str):
             env, rebuilt = envelope_from_text(output)
-            store.add(name, c.get("arguments", ""), Recorded(env, "candidates", origin, rebuilt))
+            store.add(name, c.get("arguments", ""), Recorded(env, "candidates", origin, rebuilt, query))
 
 
 def harvest_stage2(store: ResponseStore, path: Path, source: str) -> None:
     """GLPFT trajectories: observations hold only the response text (envelope reconstructed)."""
     for k, traj in enumerate(load_json(path)):
-        origin = f"{path.name}#{k}"
+        origin, query = f"{path.name}#{k}", str(traj.get("instruction", ""))
         turns = traj.get("conversations", [])
         for name, args, obs in calls_in_conversation(turns):
-            store.add(name, args, Recorded({"error": "", "response": obs}, source, origin, True))
+            store.add(name, args, Recorded({"error": "", "response": obs}, source, origin, True, query))
         for t in turns:
             if t.get("from") == P.ROLE_USER:
-                _add_candidates(store, str(t.get("value", "")), origin)
+                _add_candidates(store, str(t.get("value", "")), origin, query)
 
 
 def _tree_calls(node: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
@@ -376,15 +383,16 @@ def harvest_answer_file(store: ResponseStore, path: Path, source: str) -> None:
     roots = [data["tree"]["tree"]] if isinstance(data.get("tree"), dict) else []
     roots += [{"children": t.get("chain", [])} for t in data.get("trys", [])]
     origin = f"{path.parent.name}/{path.name}"
+    query = str((data.get("answer_generation") or {}).get("query", ""))
     for root in roots:
         for name, args, obs in _tree_calls(root):
             if name != P.FINISH:
                 env, rebuilt = envelope_from_text(obs)
-                store.add(name, args, Recorded(env, source, origin, rebuilt))
+                store.add(name, args, Recorded(env, source, origin, rebuilt, query))
     for conv in (data.get("answer_generation") or {}).get("train_messages") or []:
         for msg in conv:
             if msg.get("role") == "user":
-                _add_candidates(store, str(msg.get("content") or ""), origin)
+                _add_candidates(store, str(msg.get("content") or ""), origin, query)
 
 
 def harvest() -> ResponseStore:
@@ -484,13 +492,13 @@ class ReplayEnv:
         missing = [k for k in ep.required if k not in args]
         return where + _missing_message(api, missing) if missing else None
 
-    def call(self, name: str, arguments: Any, offered: Sequence[str]) -> Outcome:
-        """One tool call of an agent offered ``offered`` functions; the outcome is counted."""
-        out = self._call(name.strip(), arguments, offered)
+    def call(self, name: str, arguments: Any, offered: Sequence[str], query: str = "") -> Outcome:
+        """One tool call of an agent offered ``offered`` functions for ``query``; the outcome is counted."""
+        out = self._call(name.strip(), arguments, offered, query)
         self.counts[out.kind] += 1
         return out
 
-    def _call(self, name: str, arguments: Any, offered: Sequence[str]) -> Outcome:
+    def _call(self, name: str, arguments: Any, offered: Sequence[str], query: str = "") -> Outcome:
         if name == P.FINISH:
             return finish(arguments if isinstance(arguments, str) else json.dumps(arguments))
         function = self.resolve(name, offered)
@@ -509,7 +517,7 @@ class ReplayEnv:
         problem = self.validate(ep, args)
         if problem is not None:
             return Outcome({"error": problem, "response": ""}, INPUT_ERROR, "input_error", function)
-        rec = self.store.lookup(function, args)
+        rec = self.store.lookup(function, args, query)
         if rec is not None:
             return Outcome(dict(rec.envelope), OK, "hit", function)
         return self._miss(ep, args)
@@ -583,7 +591,7 @@ class HttpEnv:
     timeout: float = 30.0
     counts: Counter = field(default_factory=Counter)
 
-    def call(self, name: str, arguments: Any, offered: Sequence[str]) -> Outcome:
+    def call(self, name: str, arguments: Any, offered: Sequence[str], query: str = "") -> Outcome:
         local = ReplayEnv(self.catalog, ResponseStore())
         out = local._call(name.strip(), arguments, offered)
         if out.kind != "miss":  # Finish, unknown names and bad input never reach the server

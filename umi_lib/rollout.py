@@ -177,7 +177,7 @@ class Search:
         self.result.model_steps += 1
         self.result.approx_tokens += (len(history) + len(prediction)) // 4
         node = node_from_prediction(prediction, depth)
-        node.outcome = self.env.call(node.action, node.arguments, self.query.functions)
+        node.outcome = self.env.call(node.action, node.arguments, self.query.functions, self.query.query)
         if node.plan == CALL:
             node.observation = observation_text(node.outcome.envelope, self.style)
         return node
