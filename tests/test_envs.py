@@ -50,7 +50,11 @@ def test_tool_docs_built_from_queries_equal_the_test_sets(ood):
                 else:
                     different.append(tool["Name"])
     # API names starting with a digit: the test set writes them with and without the get_ prefix
-    digit_names = {"5000img_for_random_anime_img", "1_shoot_thumbnail_for_pagepeeker", "2_thumbnail_ready_for_pagepeeker"}
+    digit_names = {
+        "5000img_for_random_anime_img",
+        "1_shoot_thumbnail_for_pagepeeker",
+        "2_thumbnail_ready_for_pagepeeker",
+    }
     assert same + len(different) == 1372 and set(different) <= digit_names and same == 1369
 
 
@@ -78,7 +82,7 @@ def test_replaying_recorded_trajectories_reproduces_their_observations(env, ood)
             # input errors were recorded as empty observations (the error field is dropped in the data)
             assert got == obs, (name, args)
             checked += 1
-    assert checked + ambiguous == 1146 and checked > 1050
+    assert (checked, ambiguous) == (1126, 20)
 
 
 def test_canonical_key_ignores_whitespace_and_key_order():
@@ -161,8 +165,10 @@ def test_observation_styles_and_truncation():
     assert envs.observation_text(env) == "x" * 1024 + "..."
     assert envs.observation_text({"error": "boom", "response": ""}) == ""
     assert envs.observation_text({"error": "boom", "response": ""}, "official") == '{"message": "boom"}'
-    assert json.loads(envs.observation_text({"error": "", "response": "ok"}, "envelope")) == {"error": "",
-                                                                                              "response": "ok"}
+    assert json.loads(envs.observation_text({"error": "", "response": "ok"}, "envelope")) == {
+        "error": "",
+        "response": "ok",
+    }
     with pytest.raises(envs.EnvError):
         envs.observation_text(env, "xml")
 
@@ -232,8 +238,10 @@ def test_simulator_answers_misses_and_is_replayed_from_its_layer(env, tmp_path):
         assert sim.call(ep.function, args, q.functions).kind == "miss"  # malformed reply: not used
         out = sim.call(ep.function, args, q.functions)
         assert (out.kind, out.envelope["response"]) == ("simulated", "invented")
-        assert _ChatServer.seen[-1]["temperature"] == 0 and "New call input" in _ChatServer.seen[-1]["messages"][1][
-            "content"]
+        assert (
+            _ChatServer.seen[-1]["temperature"] == 0
+            and "New call input" in _ChatServer.seen[-1]["messages"][1]["content"]
+        )
     finally:
         server.shutdown()
     again = envs.ReplayEnv(env.catalog, envs.harvest(), policy)  # server gone: the layer answers

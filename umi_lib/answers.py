@@ -81,9 +81,17 @@ def answer_file(rollout: Rollout, catalog: Catalog, budget: Budget) -> dict[str,
     nodes = rollout.nodes()
     return {
         "win": rollout.finish_type == "give_answer",
-        "tree": {"size": 3 * len(nodes), "max_length": 3 * max((n.depth + 1 for n in nodes), default=0),
-                 "tree": {"node_type": "root", "description": rollout.query.query, "Elo": 1000.0, "depth": 0,
-                          "children": [_tree_json(r) for r in rollout.roots]}},  # fmt: skip
+        "tree": {
+            "size": 3 * len(nodes),
+            "max_length": 3 * max((n.depth + 1 for n in nodes), default=0),
+            "tree": {
+                "node_type": "root",
+                "description": rollout.query.query,
+                "Elo": 1000.0,
+                "depth": 0,
+                "children": [_tree_json(r) for r in rollout.roots],
+            },
+        },  # fmt: skip
         "forward_args": {"method": rollout.method, "budget": budget.to_json(), "answer": 1},
         "compare_candidates": [],
         "answer_generation": {
@@ -136,4 +144,3 @@ def write(rollouts: Sequence[Rollout], catalog: Catalog, budget: Budget, folder:
         atomic_write_text(path, json.dumps(records, ensure_ascii=False, indent=1) + "\n")
         written[group] = path
     return written
-

@@ -116,10 +116,7 @@ def _eval_realtime(args: argparse.Namespace) -> Report:
     policy = envs.MissPolicy(nearest=args.nearest, simulator_url=args.simulator_url,
                              simulator_model=args.simulator_model or "",
                              simulated_file=str(realtime.runs_dir(profile.name) / "simulated.jsonl"))  # fmt: skip
-    if args.env_url:
-        env = envs.HttpEnv(args.env_url, envs.Catalog.load())
-    else:
-        env = envs.load_env(policy, args.stb_cache)
+    env = envs.HttpEnv(args.env_url, envs.Catalog.load()) if args.env_url else envs.load_env(policy, args.stb_cache)
     queries = realtime.select_queries(profile, env.catalog)
     from umi_lib import glpft
 

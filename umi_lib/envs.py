@@ -305,7 +305,7 @@ class ResponseStore:
                 counts["unknown_endpoint"] += 1
                 continue
             data = load_json(path)
-            for key, env in (data.items() if isinstance(data, dict) else ()):
+            for key, env in data.items() if isinstance(data, dict) else ():
                 if isinstance(env, dict) and "response" in env:
                     rec = Recorded({"error": str(env.get("error", "")), "response": env["response"]}, "stb-cache",
                                    str(path))  # fmt: skip
@@ -326,10 +326,10 @@ def calls_in_conversation(turns: Sequence[Mapping[str, Any]]) -> Iterator[tuple[
     """``(function, arguments, observation)`` of each GLPFT caller turn followed by an observation."""
     for turn, nxt in zip(turns, list(turns[1:]) + [None], strict=True):
         value = str(turn.get("value", ""))
-        if turn.get("from") == P.ROLE_CALLER and nxt is not None and nxt.get("from") == P.ROLE_OBSERVATION:
-            if P.MARK_ACTION in value and P.MARK_ACTION_INPUT in value:
-                head, args = value.split(P.MARK_ACTION_INPUT, 1)
-                yield head.split(P.MARK_ACTION, 1)[1].strip(), args.strip(), str(nxt.get("value", ""))
+        followed = turn.get("from") == P.ROLE_CALLER and nxt is not None and nxt.get("from") == P.ROLE_OBSERVATION
+        if followed and P.MARK_ACTION in value and P.MARK_ACTION_INPUT in value:
+            head, args = value.split(P.MARK_ACTION_INPUT, 1)
+            yield head.split(P.MARK_ACTION, 1)[1].strip(), args.strip(), str(nxt.get("value", ""))
 
 
 def candidates_in(text: str) -> list[dict[str, Any]]:
@@ -449,13 +449,13 @@ def finish(args_text: str) -> Outcome:
             args["final_answer"] = str(args_text).split(P.FINAL_ANSWER_KEY_QUOTED, 1)[1].strip().strip('"}')
     kind = args.get("return_type")
     if kind == P.GIVE_UP_RETURN:
-        return Outcome({"error": "", "response": "{\"response\":\"chose to give up and restart\"}"}, GAVE_UP, "finish")
+        return Outcome({"error": "", "response": '{"response":"chose to give up and restart"}'}, GAVE_UP, "finish")
     if kind == "give_answer":
         if "final_answer" not in args:
-            return Outcome({"error": "must have \"final_answer\"", "response": ""}, INPUT_ERROR, "finish")
+            return Outcome({"error": 'must have "final_answer"', "response": ""}, INPUT_ERROR, "finish")
         return Outcome({"error": "", "response": "{\"response\":\"successfully giving the final answer.\"}"},
                        ANSWERED, "finish")  # fmt: skip
-    return Outcome({"error": "\"return_type\" is not a valid choice", "response": ""}, INPUT_ERROR, "finish")
+    return Outcome({"error": '"return_type" is not a valid choice', "response": ""}, INPUT_ERROR, "finish")
 
 
 def _missing_message(api: str, names: list[str]) -> str:

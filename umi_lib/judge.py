@@ -91,8 +91,11 @@ class OpenAIJudge:
 
     def _request(self, function: str, prompt: str) -> dict[str, Any]:
         labels = LABELS[function]
-        schema = {"type": "object", "required": ["reason", "label"],
-                  "properties": {"reason": {"type": "string"}, "label": {"type": "string", "enum": labels}}}
+        schema = {
+            "type": "object",
+            "required": ["reason", "label"],
+            "properties": {"reason": {"type": "string"}, "label": {"type": "string", "enum": labels}},
+        }
         body = {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed,
                 "messages": [{"role": "user", "content": prompt}],
                 "tools": [{"type": "function", "function": {"name": function, "parameters": schema}}],

@@ -5,9 +5,9 @@ Display names (query files) → standardized names (files, server) → function 
 bundled test set: the tool lists built here equal the tool entries of the 277 out-of-domain trajectories whose
 query is a StableToolBench G1/G2_category query (``tests/test_envs.py``), 1,369 of 1,372; the exceptions are three
 API names that start with a digit, which the test set writes sometimes with and sometimes without the ``get_``
-prefix the rule gives (our catalog also answers to the test set's spelling). Two details come from that check rather than from the spec: the API description has the API name
-replaced by the function name, and the test set cuts each description at 150 characters and lists inputs only
-for APIs that have a required parameter.
+prefix the rule gives (our catalog also answers to the test set's spelling). Two details come from that check
+rather than from the spec: the API description has the API name replaced by the function name, and the test set
+cuts each description at 150 characters and lists inputs only for APIs that have a required parameter.
 """
 
 from __future__ import annotations

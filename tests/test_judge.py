@@ -1,0 +1,154 @@
+"""ToolEval's decision procedure and the judge client, against a real local chat-completions server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from umi_lib import judge as J
+from umi_lib.formats import ToolCall, ToolEvalAnswer
+
+
+class ChatServer(BaseHTTPRequestHandler):
+    """Answers /chat/completions from a script: ("tool", label) | ("text", s) | ("status", code) | ("args", s)."""
+
+    script: list = []
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append(body)
+        kind, value = type(self).script.pop(0)
+        if kind == "status":
+            self.send_response(value)
+            self.end_headers()
+            return
+        name = body["tools"][0]["function"]["name"]
+        if kind == "tool":
+            args = json.dumps({"reason": "scripted", "label": value})
+            msg = {
+                "role": "assistant",
+                "tool_calls": [{"type": "function", "function": {"name": name, "arguments": args}}],
+            }
+        elif kind == "args":
+            msg = {
+                "role": "assistant",
+                "tool_calls": [{"type": "function", "function": {"name": name, "arguments": value}}],
+            }
+        else:
+            msg = {"role": "assistant", "content": value}
+        data = json.dumps({"choices": [{"message": msg}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def server():
+    ChatServer.script, ChatServer.seen = [], []
+    srv = HTTPServer(("127.0.0.1", 0), ChatServer)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    srv.shutdown()
+
+
+def _answer(final: str | None, qid: str = "1") -> ToolEvalAnswer:
+    steps = [ToolCall("assistant", text="think"), ToolCall("tool", "search_for_x", "{}", '{"response": "ok"}')]
+    if final is not None:
+        steps.append(ToolCall("tool", "Finish", json.dumps({"return_type": "give_answer", "final_answer": final})))
+    fa = json.dumps({"return_type": "give_answer", "final_answer": final}) if final is not None else ""
+    ft = "give_answer" if final else "none"
+    return ToolEvalAnswer(qid, "find x", [{"name": "search_for_x"}], "dfsdt", fa, ft, steps)
+
+
+def test_client_forces_the_tool_call_and_survives_malformed_replies(server):
+    ChatServer.script = [("text", "I think it is solved"), ("args", "{not json"), ("tool", "Maybe"),
+                         ("status", 500), ("tool", "Solved")]  # fmt: skip
+    judge = J.OpenAIJudge(server, "judge-m", retries=5, seed=7)
+    assert judge.ask("check_answer_status", {"query": "q", "answer": "a"}) == "Solved"
+    body = ChatServer.seen[0]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "check_answer_status"}}
+    assert body["tools"][0]["function"]["parameters"]["properties"]["label"]["enum"] == ["Solved", "Unsolved", "Unsure"]
+    assert body["model"] == "judge-m" and body["seed"] == 7 and body["temperature"] == 0.2
+    assert sum(judge.errors.values()) == 4 and judge.errors["HTTPError"] == 1
+    assert [e.get("label") for e in judge.log] == [None, None, None, None, "Solved"]
+    assert judge.log[0]["raw"]["choices"][0]["message"]["content"] == "I think it is solved"  # raw kept
+
+
+def test_client_gives_up_with_unsure_after_retries(server):
+    ChatServer.script = [("text", "no")] * 3
+    judge = J.OpenAIJudge(server, "m", retries=3)
+    assert judge.ask("check_task_solvable", {"query": "q", "tools": "[]"}) == "Unsure"
+    assert judge.errors["gave_up"] == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "solvable", "expected"),
+    [("Solved", "Solvable", "passed"), ("Unsolved", "Solvable", "failed"), ("Unsolved", "Unsure", "Unsure"),
+     ("Unsolved", "Unsolvable", "passed"), ("Unsure", "Solvable", "Unsure"), ("Unsure", "Unsure", "Unsure"),
+     ("Unsure", "Unsolvable", "passed")],
+)  # fmt: skip
+def test_decision_table(status, solvable, expected):
+    assert J.decide(status, solvable) == expected
+
+
+class Labels:
+    """A judge answering from a per-function list, recording what it was asked."""
+
+    def __init__(self, **answers):
+        self.answers = {k: list(v) for k, v in answers.items()}
+        self.asked = []
+
+    def ask(self, function, fields):
+        self.asked.append(function)
+        return self.answers[function].pop(0)
+
+
+def test_no_finish_fails_and_give_up_needs_no_answer_call():
+    import random
+
+    judge = Labels(check_task_solvable=["Solvable"])
+    assert J.judge_once(judge, _answer(None), random.Random(0))["reason"] == "no answer"
+    assert judge.asked == []
+    out = J.judge_once(judge, _answer(""), random.Random(0))
+    assert (out["status"], out["label"], judge.asked) == ("Unsolved", "failed", ["check_task_solvable"])
+
+
+def test_unsure_answer_reads_the_details_then_majority_over_samples():
+    judge = Labels(check_answer_status=["Unsure", "Solved", "Unsolved"], parse_answer_status=["Solved"],
+                   check_task_solvable=["Solvable"])  # fmt: skip
+    pr = J.pass_rate(judge, {"1": _answer("x is 3")}, ["1", "2"], samples=3, seed=0)
+    assert judge.asked == ["check_answer_status", "parse_answer_status", "check_answer_status",
+                           "check_answer_status", "check_task_solvable"]  # fmt: skip
+    assert [r["label"] for r in pr.records["1"]] == ["passed", "passed", "failed"]
+    assert pr.pass_rate == 0.5 and pr.missing == 1 and pr.queries == 2  # the missing query counts as failed
+    assert pr.per_sample == [0.5, 0.5, 0.0] and pr.std == pytest.approx(0.2357, abs=1e-4)
+    judge = Labels(check_answer_status=["Solved"] * 3)
+    dropped = J.pass_rate(judge, {"1": _answer("x")}, ["1", "2"], samples=3, drop_missing=True)
+    assert (dropped.pass_rate, dropped.queries) == (1.0, 1)  # ToolEval's behaviour: the denominator shrinks
+
+
+def test_unsure_decisions_are_seeded_coin_flips():
+    def run(seed):
+        judge = Labels(check_answer_status=["Unsure"] * 20, parse_answer_status=["Unsure"] * 20,
+                       check_task_solvable=["Unsure"] * 20)  # fmt: skip
+        return J.pass_rate(judge, {"1": _answer("y")}, ["1"], samples=20, seed=seed).records["1"]
+
+    labels = [r["label"] for r in run(1)]
+    assert labels == [r["label"] for r in run(1)] and {"passed", "failed"} == set(labels)
+
+
+def test_win_rate_shortcut_and_judged_rounds():
+    ref, cand = {"1": _answer("a"), "2": _answer("b", "2")}, {"1": _answer("c"), "2": _answer("d", "2")}
+    judge = Labels(select_better_answer=["0", "1", "0"])
+    out = J.win_rate(judge, ref, cand, {"1": False, "2": True}, {"1": True, "2": True}, rounds=3, seed=0)
+    assert out["records"]["1"] == ["candidate"] * 3  # only the candidate passed: no judge call
+    assert len(judge.asked) == 3 and out["queries"] == 2
+    assert out["win_rate"] in (0.5, 1.0) and out["win_rate"] + out["tie_rate"] <= 1.0

@@ -1,0 +1,150 @@
+"""ReAct / DFSDT search over the replay environment, with scripted agents; answer formats; proxy metrics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from umi_lib import answers, envs
+from umi_lib import prompts as P
+from umi_lib.formats import tooleval_answer_from_json
+from umi_lib.rollout import DIVERSITY_HEAD, Budget, proxy_metrics, rollout
+
+
+@pytest.fixture(scope="module")
+def env():
+    return envs.load_env()
+
+
+def _recorded_call(env, query):
+    """A (function, arguments) the store holds for this query."""
+    for (fn, key), recs in env.store.exact.items():
+        if fn in query.functions and any(r.query == query.query for r in recs):
+            return fn, key
+    raise AssertionError("no recorded call")
+
+
+def call(fn, args):
+    return f"asssitant: try {fn} Next: caller.</s>caller: Action: {fn}\nAction Input: {args}"
+
+
+GIVE_UP = "asssitant: nothing works Next: give up."
+ANSWER = "asssitant: done Next: conclusion.</s>conclusion: the answer is 42"
+
+
+class Scripted:
+    """An agent answering from a list per query (matched by the query text in the history)."""
+
+    def __init__(self, scripts):
+        self.scripts = {q: list(v) for q, v in scripts.items()}
+        self.histories, self.batches = [], []
+
+    def predict(self, steps):
+        self.batches.append(len(steps))
+        out = []
+        for s in steps:
+            self.histories.append(s["history"])
+            q = next(q for q in self.scripts if s["history"].startswith(f"user: {q}"))
+            out.append(self.scripts[q].pop(0))
+        return out
+
+
+def test_dfsdt_backtracks_after_give_up_with_the_diversity_message(env):
+    q = env.catalog.select()[0]
+    fn, key = _recorded_call(env, q)
+    agent = Scripted({q.query: [call(fn, key), GIVE_UP, call(fn, key), ANSWER]})
+    (r,) = rollout(agent, env, [q], "dfsdt", Budget(max_depth=3), progress=False)
+    assert r.stopped == "answered" and r.finish_type == "give_answer" and r.model_steps == 4
+    root = r.roots[0]
+    assert root.outcome.kind == "hit" and [c.plan for c in root.children] == ["give up", "call"]
+    assert [n.action for n in r.chain] == [fn, fn, P.FINISH]
+    assert json.loads(r.final_answer) == {"return_type": "give_answer", "final_answer": "the answer is 42"}
+    # the second child's prompt saw the earlier candidate, after the first call's observation
+    third = agent.histories[2]
+    assert DIVERSITY_HEAD in third and '"name": "Finish"' in third
+    assert third.index("observation: ") < third.index(DIVERSITY_HEAD)
+    # the training format of the history: assistant / caller / observation turns
+    assert agent.histories[1].startswith(f"user: {q.query}</s>assistant: try {fn} Next: caller.</s>caller: Action: ")
+
+
+def test_react_is_one_chain_and_can_run_out_of_steps(env):
+    q = env.catalog.select()[1]
+    fn, key = _recorded_call(env, q)
+    (r,) = rollout(Scripted({q.query: [call(fn, key)] * 2}), env, [q], "react", Budget(max_depth=2), progress=False)
+    assert (r.stopped, r.finish_type, r.final_answer, len(r.nodes())) == ("exhausted", "none", "", 2)
+    (g,) = rollout(Scripted({q.query: [GIVE_UP]}), env, [q], "react", Budget(), progress=False)
+    assert (g.finish_type, g.model_steps) == ("give_up", 1)
+
+
+def test_budget_caps_model_steps(env):
+    q = env.catalog.select()[0]
+    agent = Scripted({q.query: [GIVE_UP] * 10})
+    (r,) = rollout(agent, env, [q], "dfsdt", Budget(max_depth=4, max_model_steps=1), progress=False)
+    assert r.model_steps == 1 and r.stopped == "budget:model_steps"
+
+
+def test_queries_are_batched_and_garbage_output_is_a_counted_call(env):
+    qs = env.catalog.select()[:3]
+    agent = Scripted({q.query: ["???", ANSWER] for q in qs})
+    rs = rollout(agent, env, qs, "react", Budget(max_depth=3), progress=False)
+    assert agent.batches[0] == 3  # all three queries' first steps in one predict call
+    assert all(r.finish_type == "give_answer" for r in rs)
+    assert all(r.chain[0].action == P.NO_ANSWER and r.chain[0].outcome.kind == "unknown_function" for r in rs)
+    m = proxy_metrics(rs)
+    assert m["finish_rate"] == 1.0 and m["hallucinated_tool_rate"] == 1.0 and m["answered_with_success_rate"] == 0.0
+    assert m["calls_per_query"] == 1.0 and m["replay_hit_rate"] is None
+
+
+def test_answer_formats_round_trip_through_the_tooleval_reader(env, tmp_path):
+    q = env.catalog.select()[0]
+    fn, key = _recorded_call(env, q)
+    budget = Budget(max_depth=3)
+    (r,) = rollout(Scripted({q.query: [call(fn, key), ANSWER]}), env, [q], "dfsdt", budget, progress=False)
+    written = answers.write([r], env.catalog, budget, tmp_path)
+    record = json.loads(written[q.group].read_text())[q.query_id]
+    parsed = tooleval_answer_from_json(q.query_id, record)
+    assert [s.name for s in parsed.steps if s.role == "tool"] == [fn, P.FINISH]
+    assert parsed.finish_type == "give_answer" and "the answer is 42" in parsed.final_answer
+    assert (
+        json.loads(parsed.steps[1].response)["response"]
+        == env.store.lookup(fn, json.loads(key), q.query).envelope["response"]
+    )
+    tree = json.loads((tmp_path / "answers" / q.group / f"{q.query_id}_dfsdt.json").read_text())
+    first = tree["tree"]["tree"]["children"][0]
+    assert [first["node_type"], first["children"][0]["node_type"]] == ["Thought", "Action"]
+    assert tree["win"] and tree["answer_generation"]["function"][-1]["name"] == P.FINISH
+    roles = [m["role"] for m in tree["answer_generation"]["train_messages"][0]]
+    assert roles == ["system", "user", "assistant", "function", "assistant", "function"]
+
+
+def test_multi_llm_agent_drives_a_rollout():
+    from umi_lib.agent import MultiLLMAgent
+
+    env = envs.load_env()
+    q = env.catalog.select()[0]
+    fn, key = _recorded_call(env, q)
+
+    class Backend:
+        def generate(self, role, prompts, params):
+            return {"planner": [f"call {fn} Next: caller."], "caller": [f"Action: {fn}\nAction Input: {key}"],
+                    "summarizer": ["x"]}[role] * len(prompts)  # fmt: skip
+
+    (r,) = rollout(MultiLLMAgent(Backend()), env, [q], "react", Budget(max_depth=2), progress=False)
+    assert [n.outcome.kind for n in r.nodes()] == ["hit", "hit"] and r.finish_type == "none"
+    assert env.report()["hit_rate"] == 1.0
+
+
+def test_cli_realtime_writes_answers_and_metrics(capsys):
+    from umi_lib.cli import main
+    from umi_lib.paths import runs_dir
+
+    assert main(["eval", "realtime", "--profile", "smoke", "--system", "base", "--queries", "2",
+                 "--method", "react"]) == 0  # fmt: skip
+    folder = runs_dir("smoke") / "realtime" / "base_react"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["queries"] == 2 and metrics["method"] == "react"
+    assert sum(metrics["environment"]["counts"].values()) >= 2  # every agent step reached the environment
+    assert len(list((folder / "answers").glob("*/*_react.json"))) == 2
+    assert "finish_rate" in capsys.readouterr().out
+    assert main(["eval", "realtime", "--profile", "smoke", "--groups", "G9_nothing"]) == 2
