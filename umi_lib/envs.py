@@ -377,18 +377,25 @@ def _tree_calls(node: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
         stack.extend(reversed(children))
 
 
+def _chain_calls(chain: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str, str]]:
+    """Executed calls of a CoT try: a flat list where an Action node is followed by its Action Input."""
+    for node, nxt in zip(chain, chain[1:], strict=False):
+        if node.get("node_type") == "Action" and nxt.get("node_type") == "Action Input" and "observation" in nxt:
+            yield str(node.get("description", "")), str(nxt.get("description", "")), str(nxt["observation"])
+
+
 def harvest_answer_file(store: ResponseStore, path: Path, source: str) -> None:
     """A ToolBench / StableToolBench answer file: every branch of the tree (or every CoT try)."""
     data = load_json(path)
-    roots = [data["tree"]["tree"]] if isinstance(data.get("tree"), dict) else []
-    roots += [{"children": t.get("chain", [])} for t in data.get("trys", [])]
+    calls = list(_tree_calls(data["tree"]["tree"])) if isinstance(data.get("tree"), dict) else []
+    for t in data.get("trys", []):
+        calls += list(_chain_calls(t.get("chain", [])))
     origin = f"{path.parent.name}/{path.name}"
     query = str((data.get("answer_generation") or {}).get("query", ""))
-    for root in roots:
-        for name, args, obs in _tree_calls(root):
-            if name != P.FINISH:
-                env, rebuilt = envelope_from_text(obs)
-                store.add(name, args, Recorded(env, source, origin, rebuilt, query))
+    for name, args, obs in calls:
+        if name != P.FINISH:
+            env, rebuilt = envelope_from_text(obs)
+            store.add(name, args, Recorded(env, source, origin, rebuilt, query))
     for conv in (data.get("answer_generation") or {}).get("train_messages") or []:
         for msg in conv:
             if msg.get("role") == "user":
