@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -62,3 +65,42 @@ def assert_fields_documented(*classes) -> None:
         for f in dataclasses.fields(cls):
             after = source.split(f"    {f.name}:", 1)[1].split("\n", 2)[1]
             assert after.strip().startswith('"""'), f"{cls.__name__}.{f.name} has no docstring"
+
+
+class ChatHandler(BaseHTTPRequestHandler):
+    """A local OpenAI-style ``/chat/completions`` server answering from ``script``.
+
+    Each entry is an HTTP status (int), a message dict, or a function of the request body returning one.
+    Every request body is kept in ``seen``.
+    """
+
+    script: list = []
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append(body)
+        reply = type(self).script.pop(0)
+        if isinstance(reply, int):
+            self.send_response(reply)
+            self.end_headers()
+            return
+        msg = reply(body) if callable(reply) else reply
+        data = json.dumps({"choices": [{"message": msg}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def chat_server():
+    """``(base_url, handler)`` of a scripted chat server on 127.0.0.1 (a real socket, real HTTP)."""
+    ChatHandler.script, ChatHandler.seen = [], []
+    server = HTTPServer(("127.0.0.1", 0), ChatHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", ChatHandler
+    server.shutdown()

@@ -4,8 +4,6 @@ miss policies, the StableToolBench cache layout and the /virtual protocol."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -204,56 +202,19 @@ def test_virtual_server_and_http_client_agree_with_in_process(env):
         server.shutdown()
 
 
-class _ChatServer(BaseHTTPRequestHandler):
-    replies: list = []
-    seen: list = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append(body)
-        content = type(self).replies.pop(0)
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *a):
-        pass
-
-
-def test_simulator_answers_misses_and_is_replayed_from_its_layer(env, tmp_path):
+def test_simulator_answers_misses_and_is_replayed_from_its_layer(env, tmp_path, chat_server):
+    url, handler = chat_server
     q, ep = _first_query_with_required(env)
     args = json.dumps({k: "simulate-me" for k in ep.required})
-    _ChatServer.replies = ["not json at all", json.dumps({"error": "", "response": "invented"})]
-    _ChatServer.seen = []
-    server = HTTPServer(("127.0.0.1", 0), _ChatServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    handler.script = [{"role": "assistant", "content": "not json at all"},
+                      {"role": "assistant", "content": json.dumps({"error": "", "response": "invented"})}]  # fmt: skip
     layer = tmp_path / "simulated.jsonl"
-    policy = envs.MissPolicy(simulator_url=f"http://127.0.0.1:{server.server_address[1]}/v1",
-                             simulator_model="m", simulated_file=str(layer))  # fmt: skip
-    try:
-        sim = envs.ReplayEnv(env.catalog, envs.harvest(), policy)
-        assert sim.call(ep.function, args, q.functions).kind == "miss"  # malformed reply: not used
-        out = sim.call(ep.function, args, q.functions)
-        assert (out.kind, out.envelope["response"]) == ("simulated", "invented")
-        assert (
-            _ChatServer.seen[-1]["temperature"] == 0
-            and "New call input" in _ChatServer.seen[-1]["messages"][1]["content"]
-        )
-    finally:
-        server.shutdown()
-    again = envs.ReplayEnv(env.catalog, envs.harvest(), policy)  # server gone: the layer answers
+    policy = envs.MissPolicy(simulator_url=url, simulator_model="m", simulated_file=str(layer))
+    sim = envs.ReplayEnv(env.catalog, envs.harvest(), policy)
+    assert sim.call(ep.function, args, q.functions).kind == "miss"  # malformed reply: not used
+    out = sim.call(ep.function, args, q.functions)
+    assert (out.kind, out.envelope["response"]) == ("simulated", "invented")
+    assert handler.seen[-1]["temperature"] == 0 and "New call input" in handler.seen[-1]["messages"][1]["content"]
+    handler.script = []  # the simulator is not asked again: the layer answers
+    again = envs.ReplayEnv(env.catalog, envs.harvest(), policy)
     assert again.call(ep.function, args, q.functions).envelope["response"] == "invented"
-
-
-def test_harvest_counts_every_bundled_source():
-    """Recorded calls per source (spec §3.8: 1,146 GLPFT test calls, 300 DFS-tree calls, 59 train-example calls,
-    39 StableToolBench example calls = 10 CoT + 29 DFS; plus the DFSDT candidate blocks)."""
-    from collections import Counter
-
-    store = envs.harvest()
-    sources = Counter(r.source for recs in store.exact.values() for r in recs)
-    assert sources == {"glpft-test": 1146, "toolbench-dfs": 300, "glpft-train": 59, "stabletoolbench-answer": 39,
-                       "candidates": 167}  # fmt: skip
-    assert not store.rejected

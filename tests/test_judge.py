@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -12,51 +10,22 @@ from umi_lib import judge as J
 from umi_lib.formats import ToolCall, ToolEvalAnswer
 
 
-class ChatServer(BaseHTTPRequestHandler):
-    """Answers /chat/completions from a script: ("tool", label) | ("text", s) | ("status", code) | ("args", s)."""
+def tool(label=None, arguments=None):
+    """A reply carrying the forced tool call (with ``label``, or raw ``arguments`` text)."""
 
-    script: list = []
-    seen: list = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append(body)
-        kind, value = type(self).script.pop(0)
-        if kind == "status":
-            self.send_response(value)
-            self.end_headers()
-            return
+    def reply(body):
         name = body["tools"][0]["function"]["name"]
-        if kind == "tool":
-            args = json.dumps({"reason": "scripted", "label": value})
-            msg = {
-                "role": "assistant",
-                "tool_calls": [{"type": "function", "function": {"name": name, "arguments": args}}],
-            }
-        elif kind == "args":
-            msg = {
-                "role": "assistant",
-                "tool_calls": [{"type": "function", "function": {"name": name, "arguments": value}}],
-            }
-        else:
-            msg = {"role": "assistant", "content": value}
-        data = json.dumps({"choices": [{"message": msg}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        args = arguments if arguments is not None else json.dumps({"reason": "scripted", "label": label})
+        return {
+            "role": "assistant",
+            "tool_calls": [{"type": "function", "function": {"name": name, "arguments": args}}],
+        }
 
-    def log_message(self, *a):
-        pass
+    return reply
 
 
-@pytest.fixture
-def server():
-    ChatServer.script, ChatServer.seen = [], []
-    srv = HTTPServer(("127.0.0.1", 0), ChatServer)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
+def text(content):
+    return {"role": "assistant", "content": content}
 
 
 def _answer(final: str | None, qid: str = "1") -> ToolEvalAnswer:
@@ -68,12 +37,12 @@ def _answer(final: str | None, qid: str = "1") -> ToolEvalAnswer:
     return ToolEvalAnswer(qid, "find x", [{"name": "search_for_x"}], "dfsdt", fa, ft, steps)
 
 
-def test_client_forces_the_tool_call_and_survives_malformed_replies(server):
-    ChatServer.script = [("text", "I think it is solved"), ("args", "{not json"), ("tool", "Maybe"),
-                         ("status", 500), ("tool", "Solved")]  # fmt: skip
-    judge = J.OpenAIJudge(server, "judge-m", retries=5, seed=7)
+def test_client_forces_the_tool_call_and_survives_malformed_replies(chat_server):
+    url, handler = chat_server
+    handler.script = [text("I think it is solved"), tool(arguments="{not json"), tool("Maybe"), 500, tool("Solved")]
+    judge = J.OpenAIJudge(url, "judge-m", retries=5, seed=7)
     assert judge.ask("check_answer_status", {"query": "q", "answer": "a"}) == "Solved"
-    body = ChatServer.seen[0]
+    body = handler.seen[0]
     assert body["tool_choice"] == {"type": "function", "function": {"name": "check_answer_status"}}
     assert body["tools"][0]["function"]["parameters"]["properties"]["label"]["enum"] == ["Solved", "Unsolved", "Unsure"]
     assert body["model"] == "judge-m" and body["seed"] == 7 and body["temperature"] == 0.2
@@ -82,9 +51,10 @@ def test_client_forces_the_tool_call_and_survives_malformed_replies(server):
     assert judge.log[0]["raw"]["choices"][0]["message"]["content"] == "I think it is solved"  # raw kept
 
 
-def test_client_gives_up_with_unsure_after_retries(server):
-    ChatServer.script = [("text", "no")] * 3
-    judge = J.OpenAIJudge(server, "m", retries=3)
+def test_client_gives_up_with_unsure_after_retries(chat_server):
+    url, handler = chat_server
+    handler.script = [text("no")] * 3
+    judge = J.OpenAIJudge(url, "m", retries=3)
     assert judge.ask("check_task_solvable", {"query": "q", "tools": "[]"}) == "Unsure"
     assert judge.errors["gave_up"] == 1
 
