@@ -4,7 +4,7 @@ against our batched runner with three roles on one base, same steps, same adapte
 Needs a profile whose systems were trained (notebook 02, or ``umi train --profile cpu --system alpha-umi``).
 Prints steps/s of both, the ratio, whether the predictions are identical, and the weights in memory of three
 roles on one base against three full copies. Not a test: numbers depend on the machine.
-Usage: python bench/static_eval_speed.py [--profile cpu] [--steps 16] [--batch 8]
+Usage: python bench/static_eval_speed.py [--profile cpu] [--steps 16] [--batch 8] [--max-new-tokens N]
 """
 
 from __future__ import annotations
@@ -44,9 +44,12 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the profile's eval setting")
     args = parser.parse_args()
     profile = load_profile(args.profile)
     steps = select_steps(evaluation_steps(profile), args.steps, 2, profile.seed)
+    if args.max_new_tokens:
+        profile.eval = replace(profile.eval, max_new_tokens=args.max_new_tokens)
     e = profile.eval
     params = {r: A.GenParams(max_new_tokens=e.max_new_tokens) for r in ("planner", "caller", "summarizer")}
 

@@ -81,6 +81,8 @@ class RealtimeConfig:
     """Wall-time budget per query; None = no limit."""
     systems: list[str] = field(default_factory=lambda: ["single-llm", "one-stage", "multi-task", "alpha-umi"])
     """Which trained systems notebook 03 rolls out."""
+    max_new_tokens: int | None = None
+    """New tokens per role output in rollouts; None = ``eval.max_new_tokens`` (calls need room for arguments)."""
 
     def __post_init__(self) -> None:
         if self.method not in ("dfsdt", "react"):

@@ -13,7 +13,7 @@ import os
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ def select_queries(profile: Profile, catalog: envs.Catalog) -> list[envs.Query]:
 def run_system(agent: Any, profile: Profile, system: str, env: Any, queries: Sequence[envs.Query],
                progress: bool = True) -> RealtimeRun:  # fmt: skip
     """Roll ``agent`` out on ``queries``; write answer files, converted answers and metrics."""
+    if profile.realtime.max_new_tokens is not None:
+        agent.params = {r: replace(p, max_new_tokens=profile.realtime.max_new_tokens) for r, p in agent.params.items()}
     env.counts = Counter()
     if hasattr(env, "misses"):
         env.misses = []
@@ -97,6 +99,9 @@ def _node_line(n: Node) -> str:
         return f"[{mark}] {thought} -> Finish {n.arguments[:120]}"
     obs = n.observation.replace("\n", " ")[:100]
     kind = n.outcome.kind if n.outcome else "?"
+    error = str(n.outcome.envelope.get("error", "")) if n.outcome else ""
+    if error:  # the agent does not see it (training format), but the reader should
+        kind += ": " + error.replace("\n", " ")[:80]
     return f"{thought}\n    call {n.action}({n.arguments.replace(chr(10), ' ')[:80]}) [{kind}] -> {obs!r}"
 
 
