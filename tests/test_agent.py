@@ -328,9 +328,11 @@ def test_vllm_backend_without_vllm_names_the_install(monkeypatch):
         VLLMBackend("base", {"planner": None}).generate("planner", ["x"], GenParams())
 
 
-def test_vllm_agent_points_at_the_trained_adapter_folders(tmp_path):
+def test_vllm_agent_points_at_the_trained_adapter_folders(tmp_path, monkeypatch):
     from umi_lib import static, train
     from umi_lib.config import ConfigError, load_profile
+
+    monkeypatch.setenv("UMI_RUNS", str(tmp_path / "runs"))  # fake adapter folders must not reach other tests
 
     profile = load_profile("smoke")
     with pytest.raises(ConfigError, match="umi train --system alpha-umi"):
