@@ -84,6 +84,35 @@ def test_budget_caps_model_steps(env):
     assert r.model_steps == 1 and r.stopped == "budget:model_steps"
 
 
+def test_token_and_time_budgets(env):
+    q = env.catalog.select()[0]
+    fn, key = _recorded_call(env, q)
+    agent = Scripted({q.query: [call(fn, key)] * 10})
+    (r,) = rollout(agent, env, [q], "dfsdt", Budget(max_depth=4, max_tokens=1), progress=False)
+    assert (r.model_steps, r.stopped) == (1, "budget:tokens") and r.approx_tokens > 1
+    (t,) = rollout(Scripted({q.query: [GIVE_UP]}), env, [q], "dfsdt", Budget(max_seconds=0.0), progress=False)
+    assert (t.model_steps, t.stopped, t.finish_type) == (0, "budget:seconds", "none")
+
+
+def test_single_llm_agent_drives_a_rollout(env):
+    from umi_lib.agent import SingleLLMAgent
+
+    q = env.catalog.select()[0]
+    fn, key = _recorded_call(env, q)
+
+    class Backend:
+        def __init__(self):
+            self.outputs = [f"look it up\nAction: {fn}\nAction Input: {key}", "all done\nconclusion: 42"]
+
+        def generate(self, role, prompts, params):
+            assert role == "backbone"
+            return [self.outputs.pop(0) for _ in prompts]
+
+    (r,) = rollout(SingleLLMAgent(Backend()), env, [q], "react", Budget(max_depth=3), progress=False)
+    assert [n.action for n in r.chain] == [fn, P.FINISH] and r.chain[0].outcome.kind == "hit"
+    assert json.loads(r.final_answer)["final_answer"] == "42"
+
+
 def test_queries_are_batched_and_garbage_output_is_a_counted_call(env):
     qs = env.catalog.select()[:3]
     agent = Scripted({q.query: ["???", ANSWER] for q in qs})

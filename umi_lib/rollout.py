@@ -219,21 +219,25 @@ def rollout(agent: Any, env: Any, queries: Sequence[Query], method: str = "dfsdt
     gens = [Search(q, env, method, budget, style).run() for q in queries]
     pending: dict[int, str] = {}
     results: list[Rollout | None] = [None] * len(queries)
-    for k, gen in enumerate(gens):
-        pending[k] = next(gen)
     bar = tqdm(total=len(queries), desc=f"rollouts ({method})", unit="query", disable=not progress)
+
+    def advance(k: int, prediction: str | None) -> None:
+        """Feed one prediction (None: start) to query ``k``'s search; store its result when it ends."""
+        try:
+            pending[k] = next(gens[k]) if prediction is None else gens[k].send(prediction)
+        except StopIteration as stop:  # a search can end before its first step (budget) or after any step
+            results[k] = stop.value
+            pending.pop(k, None)
+            bar.update(1)
+
+    for k in range(len(gens)):
+        advance(k, None)
     while pending:
         order = list(pending)
         steps = [{"tools": queries[k].tools, "history": pending[k],
                   "input": P.fill("planner", queries[k].tools, pending[k])} for k in order]  # fmt: skip
-        predictions = agent.predict(steps)
-        for k, prediction in zip(order, predictions, strict=True):
-            try:
-                pending[k] = gens[k].send(prediction)
-            except StopIteration as stop:
-                results[k] = stop.value
-                del pending[k]
-                bar.update(1)
+        for k, prediction in zip(order, agent.predict(steps), strict=True):
+            advance(k, prediction)
     bar.close()
     return [r for r in results if r is not None]
 
