@@ -115,10 +115,24 @@ def test_unsure_decisions_are_seeded_coin_flips():
     assert labels == [r["label"] for r in run(1)] and {"passed", "failed"} == set(labels)
 
 
+class Prefers:
+    """A preference judge that always picks the answer whose final text is ``wanted`` (whatever the order)."""
+
+    def __init__(self, wanted):
+        self.wanted, self.asked = wanted, 0
+
+    def ask(self, function, fields):
+        self.asked += 1
+        return "0" if json.loads(fields["a0"])["final_answer"] in self.wanted else "1"
+
+
 def test_win_rate_shortcut_and_judged_rounds():
     ref, cand = {"1": _answer("a"), "2": _answer("b", "2")}, {"1": _answer("c"), "2": _answer("d", "2")}
-    judge = Labels(select_better_answer=["0", "1", "0"])
-    out = J.win_rate(judge, ref, cand, {"1": False, "2": True}, {"1": True, "2": True}, rounds=3, seed=0)
+    ref_ok, cand_ok = {"1": False, "2": True}, {"1": True, "2": True}
+    judge = Prefers({"d"})
+    out = J.win_rate(judge, ref, cand, ref_ok, cand_ok, rounds=3, seed=0)
     assert out["records"]["1"] == ["candidate"] * 3  # only the candidate passed: no judge call
-    assert len(judge.asked) == 3 and out["queries"] == 2
-    assert out["win_rate"] in (0.5, 1.0) and out["win_rate"] + out["tie_rate"] <= 1.0
+    assert judge.asked == 3 and out["records"]["2"] == ["candidate"] * 3
+    assert (out["win_rate"], out["tie_rate"], out["queries"]) == (1.0, 0.0, 2)
+    out = J.win_rate(Prefers({"b"}), ref, cand, ref_ok, cand_ok, rounds=3, seed=0)
+    assert out["records"]["2"] == ["reference"] * 3 and out["win_rate"] == 0.5

@@ -177,3 +177,49 @@ def test_cli_realtime_writes_answers_and_metrics(capsys):
     assert len(list((folder / "answers").glob("*/*_react.json"))) == 2
     assert "finish_rate" in capsys.readouterr().out
     assert main(["eval", "realtime", "--profile", "smoke", "--groups", "G9_nothing"]) == 2
+
+
+def test_judge_runs_scores_written_answers_against_the_reference(env, monkeypatch, tmp_path):
+    from umi_lib import realtime
+    from umi_lib.config import load_profile
+
+    monkeypatch.setenv("UMI_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("UMI_FIGURES", str(tmp_path / "figures"))
+    profile = load_profile("smoke")
+    from umi_lib.formats import Report, read_tooleval_answers
+    from umi_lib.paths import data_path
+
+    ref_ids = {
+        a.query_id for a in read_tooleval_answers(data_path("toolbench/tooleval_cot/G1_category.json"), Report())
+    }
+    shared = [q for q in env.catalog.select(["G1_category"]) if q.query_id in ref_ids]
+    queries = [shared[0], next(q for q in env.catalog.select() if q.query_id not in ref_ids)]
+    agent = Scripted({queries[0].query: [ANSWER], queries[1].query: [GIVE_UP] * 4})
+    run = realtime.run_system(agent, profile, "scripted", env, queries, progress=False)
+
+    class Judge:
+        log: list = []
+
+        def __init__(self):
+            self.asked = []
+
+        def ask(self, function, fields):
+            self.asked.append(function)
+            return {"check_answer_status": "Solved", "check_task_solvable": "Solvable",
+                    "select_better_answer": "0"}[function]  # fmt: skip
+
+        def describe(self):
+            return {"model": "scripted"}
+
+    judge = Judge()
+    table = realtime.judge_runs([run], profile, judge, samples=3)
+    assert table.loc["scripted", "pass_rate"] == 50.0  # the answered query passes, the give-up fails
+    assert table.loc["scripted", "queries"] == 2
+    # one query is shared with the bundled ChatGPT-ReACT answers: both pass, so the judge picks (index 0)
+    assert table.loc["scripted", "win_rate"] in (0.0, 100.0) and "select_better_answer" in judge.asked
+    record = json.loads((run.folder / "judge.json").read_text())
+    assert record["judge"] == {"model": "scripted"} and set(record["pass"]["records"]) == {
+        f"{q.group}/{q.query_id}" for q in queries
+    }
+    fig = realtime.judged_figure(table, profile)
+    assert fig is not None and (tmp_path / "figures" / "03_realtime_pass_smoke.png").is_file()

@@ -163,12 +163,14 @@ def judge_runs(runs: Sequence[RealtimeRun], profile: Profile, judge: Any, sample
     """Pass rate per system (and win rate vs the bundled ChatGPT-ReACT answers of the same queries)."""
     from umi_lib.judge import PASSED, pass_rate, win_rate
 
+    wanted = {f"{x.query.group}/{x.query.query_id}" for r in runs for x in r.rollouts}
     ref = {}
     for group in profile.realtime.groups:
         path = data_path(f"toolbench/tooleval_cot/{group}.json")
         if path.exists():
-            ref.update({f"{group}/{a.query_id}": a for a in read_tooleval_answers(path, Report())})
-    ref_pass = pass_rate(judge, ref, list(ref), samples, profile.seed) if ref else None
+            answers_ = (a for a in read_tooleval_answers(path, Report()) if f"{group}/{a.query_id}" in wanted)
+            ref.update({f"{group}/{a.query_id}": a for a in answers_})
+    ref_pass = pass_rate(judge, ref, list(ref), samples, profile.seed) if ref else None  # only shared queries
     rows = []
     for r in runs:
         answers_ = load_converted(r.folder)
