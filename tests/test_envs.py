@@ -117,6 +117,9 @@ def test_malformed_calls_get_toolbench_errors(env):
     huge = json.dumps({ep.required[0]: "x" * (envs.MAX_ARGUMENT_CHARS + 1)})
     out = env.call(ep.function, huge, q.functions)
     assert out.code == 2 and "longer than" in out.envelope["error"]
+    out = env.call(ep.function, "[" * 5000, q.functions)  # too deep for json: an input error, not a crash
+    assert (out.code, out.envelope["error"]) == (2, "Tool input parse error...\n")
+    assert envs.finish("[" * 5000).code == envs.INPUT_ERROR
     assert env.counts["input_error"] >= 4 and env.counts["unknown_function"] >= 1
 
 
@@ -138,9 +141,11 @@ def test_finish_semantics():
 
 
 def test_suffix_matching_is_toolbench_loose(env):
-    q = env.catalog.select()[0]
-    full = q.functions[0]
-    assert env.resolve(full[-12:], q.functions) == next(f for f in q.functions if f.endswith(full[-12:]))
+    offered = ["advanced_search_for_ott_details", "search_for_ott_details"]
+    assert env.resolve("search_for_ott_details", offered) == "advanced_search_for_ott_details"  # first that ends so
+    assert env.resolve("details", offered[1:]) == "search_for_ott_details"
+    assert env.resolve("", offered) == offered[0]  # ToolBench: an empty name matches the first function
+    assert env.resolve("nope", offered) is None
 
 
 def test_miss_policy_default_error_and_nearest(env):
@@ -152,9 +157,16 @@ def test_miss_policy_default_error_and_nearest(env):
     assert out.envelope == strict.call(ep.function, json.dumps(args), q.functions).envelope  # deterministic
     assert strict.misses[0] == {"function": ep.function, "arguments": envs.canonical_key(args)}
     assert strict.report()["hit_rate"] == 0.0
-    if ep.function in env.store.functions():
-        near = envs.ReplayEnv(env.catalog, env.store, envs.MissPolicy(nearest=True))
-        assert near.call(ep.function, json.dumps(args), q.functions).kind == "approximate"
+    # nearest: a recorded call with two arguments, one of them changed, replays approximately
+    fn, key = next((fn, k) for (fn, k) in env.store.exact if len(json.loads(k)) >= 2)
+    recorded = json.loads(key)
+    changed = dict(recorded, **{next(iter(recorded)): "changed-value"})
+    offered = [fn]
+    near = envs.ReplayEnv(env.catalog, env.store, envs.MissPolicy(nearest=True))
+    out = near.call(fn, json.dumps(changed), offered)
+    assert out.kind == "approximate" and out.envelope == env.store.lookup(fn, recorded).envelope
+    nothing_shared = {k: "changed-value" for k in recorded}
+    assert near.call(fn, json.dumps(nothing_shared), offered).kind == "miss"
 
 
 def test_observation_styles_and_truncation():
@@ -215,6 +227,9 @@ def test_simulator_answers_misses_and_is_replayed_from_its_layer(env, tmp_path, 
     out = sim.call(ep.function, args, q.functions)
     assert (out.kind, out.envelope["response"]) == ("simulated", "invented")
     assert handler.seen[-1]["temperature"] == 0 and "New call input" in handler.seen[-1]["messages"][1]["content"]
-    handler.script = []  # the simulator is not asked again: the layer answers
-    again = envs.ReplayEnv(env.catalog, envs.harvest(), policy)
-    assert again.call(ep.function, args, q.functions).envelope["response"] == "invented"
+    assert sim.call(ep.function, args, q.functions).kind == "simulated"  # asked again: still not a recording
+    assert sim.report()["hit_rate"] == 0.0 and len(handler.seen) == 2
+    # a later run without any simulator replays the layer
+    again = envs.load_env(envs.MissPolicy(simulated_file=str(layer)))
+    out = again.call(ep.function, args, q.functions)
+    assert (out.kind, out.envelope["response"]) == ("simulated", "invented")

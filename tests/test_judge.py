@@ -105,6 +105,11 @@ def test_unsure_answer_reads_the_details_then_majority_over_samples():
     assert (dropped.pass_rate, dropped.queries) == (1.0, 1)  # ToolEval's behaviour: the denominator shrinks
 
 
+def test_pass_rate_needs_a_sample():
+    with pytest.raises(ValueError, match="at least one"):
+        J.pass_rate(Labels(), {}, ["1"], samples=0)
+
+
 def test_unsure_decisions_are_seeded_coin_flips():
     def run(seed):
         judge = Labels(check_answer_status=["Unsure"] * 20, parse_answer_status=["Unsure"] * 20,

@@ -205,8 +205,9 @@ def test_judge_runs_scores_written_answers_against_the_reference(env, monkeypatc
 
         def ask(self, function, fields):
             self.asked.append(function)
-            return {"check_answer_status": "Solved", "check_task_solvable": "Solvable",
-                    "select_better_answer": "0"}[function]  # fmt: skip
+            if function == "select_better_answer":  # always the scripted candidate, whatever the order
+                return "0" if "42" in json.loads(fields["a0"])["final_answer"] else "1"
+            return {"check_answer_status": "Solved", "check_task_solvable": "Solvable"}[function]
 
         def describe(self):
             return {"model": "scripted"}
@@ -215,8 +216,8 @@ def test_judge_runs_scores_written_answers_against_the_reference(env, monkeypatc
     table = realtime.judge_runs([run], profile, judge, samples=3)
     assert table.loc["scripted", "pass_rate"] == 50.0  # the answered query passes, the give-up fails
     assert table.loc["scripted", "queries"] == 2
-    # one query is shared with the bundled ChatGPT-ReACT answers: both pass, so the judge picks (index 0)
-    assert table.loc["scripted", "win_rate"] in (0.0, 100.0) and "select_better_answer" in judge.asked
+    # one query is shared with the bundled ChatGPT-ReACT answers: both pass, so the judge picks the candidate
+    assert table.loc["scripted", "win_rate"] == 100.0 and "select_better_answer" in judge.asked
     record = json.loads((run.folder / "judge.json").read_text())
     assert record["judge"] == {"model": "scripted"} and set(record["pass"]["records"]) == {
         f"{q.group}/{q.query_id}" for q in queries

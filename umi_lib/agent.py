@@ -19,7 +19,6 @@ parsed still becomes a prediction (scored wrong by ``umi score``) and is counted
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Sequence
@@ -269,7 +268,7 @@ class OpenAIBackend:
         for p in prompts:
             try:
                 out.append(clean_output(self._complete(self.models.get(role, self.model), p, params), params.stop))
-            except (urllib.error.URLError, TimeoutError, ValueError, KeyError, IndexError, TypeError) as exc:
+            except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
                 self.errors[type(exc).__name__] += 1
                 out.append(P.NO_ANSWER)
         return out

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -179,6 +178,8 @@ def parse_arguments(text: Any) -> dict[str, Any]:
         value = json.loads(text, strict=False)
     except json.JSONDecodeError as exc:
         raise FormatError("bad_arguments", f"not JSON: {exc.msg}") from exc
+    except RecursionError as exc:  # "[[[[..." from a looping model: not an input anyone can call with
+        raise FormatError("bad_arguments", "nested too deeply") from exc
     if not isinstance(value, dict):
         raise FormatError("bad_arguments", f"JSON {type(value).__name__}, not an object")
     return value
@@ -204,7 +205,7 @@ def envelope_from_text(text: str) -> tuple[dict[str, Any], bool]:
         value = json.loads(text, strict=False)
         if isinstance(value, dict) and "response" in value:
             return {"error": str(value.get("error", "")), "response": value["response"]}, False
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         pass
     if P.RESPONSE_KEY_QUOTED in text:
         return {"error": "", "response": text.split(P.RESPONSE_KEY_QUOTED, 1)[1].strip()}, True
@@ -274,7 +275,7 @@ class ResponseStore:
     def nearest(self, function: str, args: Mapping[str, Any]) -> Recorded | None:
         """Same endpoint, the recorded arguments sharing most key/value pairs (ties: best source, first seen)."""
         pairs = {(k, canonical_key({"v": v})) for k, v in args.items()}
-        best, best_score = None, -1
+        best, best_score = None, 0  # at least one shared key/value pair
         for (fn, key), recs in self.exact.items():
             if fn != function:
                 continue
@@ -439,7 +440,8 @@ class MissPolicy:
     simulated_file: str | None = None  # JSONL layer where simulated answers are kept and replayed from
 
     def to_json(self) -> dict[str, Any]:
-        return {"nearest": self.nearest, "simulator_url": self.simulator_url, "simulator_model": self.simulator_model}
+        return {"nearest": self.nearest, "simulator_url": self.simulator_url, "simulator_model": self.simulator_model,
+                "simulated_file": self.simulated_file}  # fmt: skip
 
 
 def finish(args_text: str) -> Outcome:
@@ -525,34 +527,35 @@ class ReplayEnv:
         if problem is not None:
             return Outcome({"error": problem, "response": ""}, INPUT_ERROR, "input_error", function)
         rec = self.store.lookup(function, args, query)
-        if rec is not None:
-            return Outcome(dict(rec.envelope), OK, "hit", function)
-        return self._miss(ep, args)
+        if rec is not None:  # an answer a simulator gave earlier still counts as simulated, not as a recording
+            return Outcome(dict(rec.envelope), OK, "simulated" if rec.source == "simulated" else "hit", function)
+        return self._miss(ep, function, args)
 
-    def _miss(self, ep: Endpoint, args: Mapping[str, Any]) -> Outcome:
+    def _miss(self, ep: Endpoint, function: str, args: Mapping[str, Any]) -> Outcome:
+        """``function`` is the offered name (it may be an alias of ``ep.function``)."""
         if self.policy.nearest:
-            rec = self.store.nearest(ep.function, args)
+            rec = self.store.nearest(function, args)
             if rec is not None:
-                return Outcome(dict(rec.envelope), OK, "approximate", ep.function)
+                return Outcome(dict(rec.envelope), OK, "approximate", function)
         if self.policy.simulator_url:
-            env = self._simulate(ep, args)
+            env = self._simulate(ep, function, args)
             if env is not None:
-                return Outcome(env, OK, "simulated", ep.function)
-        self.misses.append({"function": ep.function, "arguments": canonical_key(args)})
-        text = MISS_RESPONSE.format(function=ep.function)
-        return Outcome({"error": "API not working error...", "response": text}, API_ERROR, "miss", ep.function)
+                return Outcome(env, OK, "simulated", function)
+        self.misses.append({"function": function, "arguments": canonical_key(args)})
+        text = MISS_RESPONSE.format(function=function)
+        return Outcome({"error": "API not working error...", "response": text}, API_ERROR, "miss", function)
 
-    def _simulate(self, ep: Endpoint, args: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _simulate(self, ep: Endpoint, function: str, args: Mapping[str, Any]) -> dict[str, Any] | None:
         from umi_lib.simulator import Simulator
 
         if self.simulator is None:
             self.simulator = Simulator(self.policy.simulator_url or "", self.policy.simulator_model,
                                        self.policy.simulated_file)  # fmt: skip
         examples = [(json.loads(k), min(r, key=lambda x: SOURCES.index(x.source)).envelope)
-                    for (fn, k), r in self.store.exact.items() if fn == ep.function][:5]  # fmt: skip
-        env = self.simulator.respond(ep, args, examples)
+                    for (fn, k), r in self.store.exact.items() if fn == function][:5]  # fmt: skip
+        env = self.simulator.respond(function, ep, args, examples)
         if env is not None:
-            self.store.add(ep.function, dict(args), Recorded(env, "simulated", "simulator"))
+            self.store.add(function, dict(args), Recorded(env, "simulated", "simulator"))
         return env
 
     def report(self) -> dict[str, Any]:
@@ -564,12 +567,19 @@ class ReplayEnv:
 
 
 def load_env(policy: MissPolicy | None = None, stb_cache: str | None = None) -> ReplayEnv:
-    """The default environment: the full catalog and every bundled recording (plus an official cache)."""
+    """The default environment: the full catalog and every bundled recording, plus an official cache and the
+    answers a simulator gave in earlier runs (``policy.simulated_file``; replayed without the simulator)."""
+    from umi_lib.simulator import read_layer
+
+    policy = policy or MissPolicy()
     catalog = Catalog.load()
     store = harvest()
     if stb_cache:
         store.import_stb_cache(stb_cache, catalog)
-    return ReplayEnv(catalog, store, policy or MissPolicy())
+    if policy.simulated_file:
+        for function, args, env in read_layer(policy.simulated_file):
+            store.add(function, args, Recorded(env, "simulated", policy.simulated_file))
+    return ReplayEnv(catalog, store, policy)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -612,7 +622,7 @@ class HttpEnv:
                 env = json.loads(resp.read().decode())
             if not isinstance(env, dict) or "response" not in env:
                 raise ValueError("reply is not an envelope")
-        except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             self.counts["server_error"] += 1
             return Outcome({"error": f"request invalid, data error. {type(exc).__name__}", "response": ""},
                            API_ERROR, "server_error", out.function)  # fmt: skip
@@ -652,11 +662,3 @@ def serve(env: ReplayEnv, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/virtual"
-
-
-def iter_recorded_calls(paths: Iterable[Path]) -> Iterator[tuple[int, str, str, str]]:
-    """``(trajectory index, function, arguments, observation)`` of GLPFT files (tests, coverage notes)."""
-    for path in paths:
-        for k, traj in enumerate(load_json(path)):
-            for name, args, obs in calls_in_conversation(traj.get("conversations", [])):
-                yield k, name, args, obs

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import random
 import statistics
-import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -127,7 +126,7 @@ class OpenAIJudge:
             try:
                 raw = self._request(function, prompt)
                 label = self.label_of(raw, function)
-            except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+            except (OSError, ValueError) as exc:
                 self.errors[type(exc).__name__] += 1
                 self.log.append({"function": function, "prompt": prompt, "raw": raw, "error": str(exc),
                                  "attempt": attempt})  # fmt: skip
@@ -201,6 +200,7 @@ class PassRate:
     queries: int
     missing: int
     records: dict[str, list[dict[str, Any]]]
+    passed: dict[str, bool] = field(default_factory=dict)  # per query: the majority label
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -209,25 +209,29 @@ class PassRate:
 def pass_rate(judge: Judge, answers: Mapping[str, ToolEvalAnswer], query_ids: Sequence[str], samples: int = 3,
               seed: int = 0, drop_missing: bool = False) -> PassRate:  # fmt: skip
     """Per-query majority over ``samples`` judgments; queries without an answer fail (or leave, ToolEval)."""
+    if samples < 1:
+        raise ValueError("pass_rate needs at least one judge sample per query")
     rng = random.Random(seed)
     records: dict[str, list[dict[str, Any]]] = {}
-    passed_queries, per_sample_pass = 0, [0] * samples
+    passed: dict[str, bool] = {}
+    per_sample_pass = [0] * samples
     missing = [q for q in query_ids if q not in answers]
     evaluated = [q for q in query_ids if q in answers]
     for qid in evaluated:
         runs = [judge_once(judge, answers[qid], rng) for _ in range(samples)]
         records[qid] = runs
         labels = [r["label"] for r in runs]
-        passed_queries += labels.count(FAILED) <= labels.count(PASSED)
+        passed[qid] = labels.count(FAILED) <= labels.count(PASSED)
         for k, lab in enumerate(labels):
             per_sample_pass[k] += lab == PASSED
     for qid in missing:
         records[qid] = [{"label": FAILED, "reason": "no answer file"}]
+        passed[qid] = False
     n = len(evaluated) if drop_missing else len(query_ids)
     per_sample = [p / n if n else 0.0 for p in per_sample_pass]
     std = statistics.pstdev(per_sample) if per_sample else 0.0
-    return PassRate(passed_queries / n if n else 0.0, per_sample, statistics.fmean(per_sample) if per_sample else 0.0,
-                    std, n, len(missing), records)  # fmt: skip
+    return PassRate(sum(passed[q] for q in evaluated) / n if n else 0.0, per_sample, statistics.fmean(per_sample),
+                    std, n, len(missing), records, passed)  # fmt: skip
 
 
 def win_rate(judge: Judge, reference: Mapping[str, ToolEvalAnswer], candidate: Mapping[str, ToolEvalAnswer],

@@ -161,7 +161,7 @@ def load_converted(folder: Path) -> dict[str, Any]:
 
 def judge_runs(runs: Sequence[RealtimeRun], profile: Profile, judge: Any, samples: int = 3) -> pd.DataFrame:
     """Pass rate per system (and win rate vs the bundled ChatGPT-ReACT answers of the same queries)."""
-    from umi_lib.judge import PASSED, pass_rate, win_rate
+    from umi_lib.judge import pass_rate, win_rate
 
     wanted = {f"{x.query.group}/{x.query.query_id}" for r in runs for x in r.rollouts}
     ref = {}
@@ -173,6 +173,7 @@ def judge_runs(runs: Sequence[RealtimeRun], profile: Profile, judge: Any, sample
     ref_pass = pass_rate(judge, ref, list(ref), samples, profile.seed) if ref else None  # only shared queries
     rows = []
     for r in runs:
+        first_log = len(judge.log)
         answers_ = load_converted(r.folder)
         ids = [f"{x.query.group}/{x.query.query_id}" for x in r.rollouts]
         pr = pass_rate(judge, answers_, ids, samples, profile.seed)
@@ -180,13 +181,11 @@ def judge_runs(runs: Sequence[RealtimeRun], profile: Profile, judge: Any, sample
                "pass_std": 100 * pr.std, "queries": pr.queries}  # fmt: skip
         common = [q for q in ids if q in ref]
         if ref_pass and common:
-            passed = {q: [x["label"] for x in pr.records[q]].count(PASSED) * 2 >= len(pr.records[q]) for q in ids}
-            ref_ok = {q: [x["label"] for x in ref_pass.records[q]].count(PASSED) * 2 >= samples for q in common}
             wr = win_rate(judge, {q: ref[q] for q in common}, {q: answers_[q] for q in common if q in answers_},
-                          ref_ok, passed, seed=profile.seed)  # fmt: skip
+                          ref_pass.passed, pr.passed, seed=profile.seed)  # fmt: skip
             row["win_rate"] = 100 * wr["win_rate"]
         rows.append(row)
-        record = {"judge": judge.describe(), "samples": samples, "pass": pr.to_json(), "log": judge.log}
+        record = {"judge": judge.describe(), "samples": samples, "pass": pr.to_json(), "log": judge.log[first_log:]}
         atomic_write_text(r.folder / "judge.json", json.dumps(record, indent=2, default=str) + "\n")
     return pd.DataFrame(rows).set_index("system")
 

@@ -73,7 +73,7 @@ class Node:
     def answered(self) -> bool:
         return self.outcome is not None and self.outcome.code == ANSWERED
 
-    def turns(self, style: str) -> list[tuple[str, str]]:
+    def turns(self) -> list[tuple[str, str]]:
         """The history turns this step adds, in the training format (spec §5.2)."""
         head = self.prediction.removeprefix(P.PREDICTION_ASSISTANT)
         value, _, rest = head.partition(P.EOS)
@@ -201,7 +201,7 @@ class Search:
                 return True
             if node.action == P.FINISH or depth + 1 >= self.budget.max_depth:
                 continue  # give-up, a bad Finish or a full chain: try a sibling, then backtrack
-            if (yield from self._expand(ctx + node.turns(self.style), path + [node], depth + 1)):
+            if (yield from self._expand(ctx + node.turns(), path + [node], depth + 1)):
                 return True
         return False
 

@@ -9,7 +9,6 @@ repeated exactly without the simulator. Replies that are not a JSON envelope cou
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -36,13 +35,9 @@ class Simulator:
     cache: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.layer and Path(self.layer).exists():
-            for line in Path(self.layer).read_text(encoding="utf-8").splitlines():
-                try:
-                    rec = json.loads(line)
-                    self.cache[rec["key"]] = rec["envelope"]
-                except (ValueError, KeyError, TypeError):
-                    self.errors["bad_layer_line"] += 1
+        if self.layer:
+            for function, args, env in read_layer(self.layer, self.errors):
+                self.cache[_key(function, args)] = env
 
     def prompt(self, ep: Any, args: Mapping[str, Any], examples: Sequence[tuple[Any, Any]]) -> str:
         doc = {"tool": ep.tool, "api": ep.api or ep.function, "description": ep.description[:1024],
@@ -50,8 +45,9 @@ class Simulator:
         shots = "".join(f"Input: {json.dumps(i)}\nOutput: {json.dumps(o)[:512]}\n" for i, o in examples)[:2048]
         return f"API documentation:\n{json.dumps(doc)}\nExamples:\n{shots}New call input: {json.dumps(args)}"
 
-    def respond(self, ep: Any, args: Mapping[str, Any], examples: Sequence[tuple[Any, Any]]) -> dict[str, Any] | None:
-        key = ep.function + " " + json.dumps(args, sort_keys=True)
+    def respond(self, function: str, ep: Any, args: Mapping[str, Any],
+                examples: Sequence[tuple[Any, Any]]) -> dict[str, Any] | None:  # fmt: skip
+        key = _key(function, args)
         if key in self.cache:
             return self.cache[key]
         body = {"model": self.model, "temperature": 0, "seed": self.seed, "max_tokens": 1024,
@@ -65,7 +61,7 @@ class Simulator:
             env = json.loads(text)
             if not isinstance(env, dict) or "response" not in env:
                 raise ValueError("not an envelope")
-        except (urllib.error.URLError, TimeoutError, ValueError, KeyError, IndexError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             self.errors[type(exc).__name__] += 1
             return None
         env = {"error": str(env.get("error", "")), "response": env["response"]}
@@ -73,5 +69,27 @@ class Simulator:
         if self.layer:
             Path(self.layer).parent.mkdir(parents=True, exist_ok=True)
             with open(self.layer, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"key": key, "envelope": env}) + "\n")
+                fh.write(json.dumps({"function": function, "arguments": dict(args), "envelope": env}) + "\n")
         return env
+
+
+def _key(function: str, args: Mapping[str, Any]) -> str:
+    return function + " " + json.dumps(args, sort_keys=True)
+
+
+def read_layer(path: str | Path, errors: Counter | None = None) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """``(function, arguments, envelope)`` of a simulated layer; unreadable lines are counted, not fatal."""
+    out = []
+    if not Path(path).exists():
+        return out
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+            env = rec["envelope"]
+            if not isinstance(rec["arguments"], dict) or not isinstance(env, dict) or "response" not in env:
+                raise TypeError("not a layer record")
+            out.append((str(rec["function"]), rec["arguments"], env))
+        except (ValueError, KeyError, TypeError):
+            if errors is not None:
+                errors["bad_layer_line"] += 1
+    return out

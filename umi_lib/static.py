@@ -54,7 +54,8 @@ def make_vllm_agent(profile: Profile, system: str) -> Agent:
     e = profile.eval
     params = {r: GenParams(max_new_tokens=e.max_new_tokens) for r in ("planner", "caller", "summarizer", "backbone")}
     if system == "base":
-        return MultiLLMAgent(VLLMBackend(resolve_base(profile.base_model), dict.fromkeys(params)), params)
+        backend = VLLMBackend(resolve_base(profile.base_model), dict.fromkeys(params), e.max_input_tokens)
+        return MultiLLMAgent(backend, params)
     roles = train.ROLE_ADAPTERS[system]
     folder = train.system_dir(profile, system)
     for adapter in set(roles.values()):
