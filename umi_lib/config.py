@@ -78,7 +78,9 @@ class RealtimeConfig:
     max_model_steps: int = 200
     """Agent steps per query over all branches (ToolBench's max_query_count)."""
     max_seconds: float | None = None
-    """Wall-time budget per query; None = no limit."""
+    """Wall-time budget per query (batched queries share the clock); None = no limit."""
+    max_tokens: int | None = None
+    """Approximate tokens (characters / 4) of histories and outputs per query; None = no limit."""
     systems: list[str] = field(default_factory=lambda: ["single-llm", "one-stage", "multi-task", "alpha-umi"])
     """Which trained systems notebook 03 rolls out."""
     max_new_tokens: int | None = None

@@ -475,6 +475,48 @@ def _missing_message(api: str, names: list[str]) -> str:
     return f"{api}() missing {len(names)} required positional argument{plural}: {listed}"
 
 
+def resolve(name: str, offered: Sequence[str]) -> str | None:
+    """ToolBench's loose match: the first offered function whose name ends with ``name``."""
+    return next((f for f in offered if f.endswith(name)), None)
+
+
+def validate(ep: Endpoint, args: Mapping[str, Any]) -> str | None:
+    """The Python error the real ``api.py`` function would raise, or None (types are not checked)."""
+    api = api_function(ep.api) if ep.api else ep.function.split("_for_")[0]
+    where = f"Function executing from my_tools.{ep.category}.{ep.tool}.api import {api} error...\n"
+    known = set(ep.required) | set(ep.optional)
+    for key in args:
+        if key not in known:
+            return where + f"{api}() got an unexpected keyword argument '{key}'"
+    missing = [k for k in ep.required if k not in args]
+    return where + _missing_message(api, missing) if missing else None
+
+
+def precheck(catalog: Catalog, name: str, arguments: Any, offered: Sequence[str]) -> Outcome | tuple[str, dict]:
+    """What ToolBench settles before any API runs: Finish, the name, the arguments.
+
+    Returns the final :class:`Outcome`, or ``(function, parsed arguments)`` of a valid call to dispatch.
+    """
+    if name == P.FINISH:
+        return finish(arguments if isinstance(arguments, str) else json.dumps(arguments))
+    function = resolve(name, offered)
+    if function is None:
+        return Outcome({"error": f"No such function name: {name}", "response": ""}, NO_FUNCTION,
+                       "unknown_function", name)  # fmt: skip
+    if isinstance(arguments, str) and len(arguments) > MAX_ARGUMENT_CHARS:
+        return Outcome({"error": f"Tool input parse error...\ninput longer than {MAX_ARGUMENT_CHARS} characters",
+                        "response": ""}, INPUT_ERROR, "input_error", function)  # fmt: skip
+    try:
+        args = parse_arguments(arguments)
+    except FormatError:
+        return Outcome({"error": "Tool input parse error...\n", "response": ""}, INPUT_ERROR, "input_error",
+                       function)  # fmt: skip
+    problem = validate(catalog.endpoints.get(function, Endpoint(function)), args)
+    if problem is not None:
+        return Outcome({"error": problem, "response": ""}, INPUT_ERROR, "input_error", function)
+    return function, args
+
+
 @dataclass
 class ReplayEnv:
     """The offline tool environment of one or many queries (spec §3.6)."""
@@ -486,20 +528,7 @@ class ReplayEnv:
     misses: list[dict[str, Any]] = field(default_factory=list)
     simulator: Any = None  # set from policy.simulator_url on first miss
 
-    def resolve(self, name: str, offered: Sequence[str]) -> str | None:
-        """ToolBench's loose match: the first offered function whose name ends with ``name``."""
-        return next((f for f in offered if f.endswith(name)), None)
-
-    def validate(self, ep: Endpoint, args: Mapping[str, Any]) -> str | None:
-        """The Python error the real ``api.py`` function would raise, or None (types are not checked)."""
-        api = api_function(ep.api) if ep.api else ep.function.split("_for_")[0]
-        where = f"Function executing from my_tools.{ep.category}.{ep.tool}.api import {api} error...\n"
-        known = set(ep.required) | set(ep.optional)
-        for key in args:
-            if key not in known:
-                return where + f"{api}() got an unexpected keyword argument '{key}'"
-        missing = [k for k in ep.required if k not in args]
-        return where + _missing_message(api, missing) if missing else None
+    resolve = staticmethod(resolve)
 
     def call(self, name: str, arguments: Any, offered: Sequence[str], query: str = "") -> Outcome:
         """One tool call of an agent offered ``offered`` functions for ``query``; the outcome is counted."""
@@ -508,24 +537,11 @@ class ReplayEnv:
         return out
 
     def _call(self, name: str, arguments: Any, offered: Sequence[str], query: str = "") -> Outcome:
-        if name == P.FINISH:
-            return finish(arguments if isinstance(arguments, str) else json.dumps(arguments))
-        function = self.resolve(name, offered)
-        if function is None:
-            return Outcome({"error": f"No such function name: {name}", "response": ""}, NO_FUNCTION,
-                           "unknown_function", name)  # fmt: skip
-        if isinstance(arguments, str) and len(arguments) > MAX_ARGUMENT_CHARS:
-            return Outcome({"error": f"Tool input parse error...\ninput longer than {MAX_ARGUMENT_CHARS} characters",
-                            "response": ""}, INPUT_ERROR, "input_error", function)  # fmt: skip
-        try:
-            args = parse_arguments(arguments)
-        except FormatError:
-            return Outcome({"error": "Tool input parse error...\n", "response": ""}, INPUT_ERROR, "input_error",
-                           function)  # fmt: skip
+        checked = precheck(self.catalog, name, arguments, offered)
+        if isinstance(checked, Outcome):
+            return checked
+        function, args = checked
         ep = self.catalog.endpoints.get(function, Endpoint(function))
-        problem = self.validate(ep, args)
-        if problem is not None:
-            return Outcome({"error": problem, "response": ""}, INPUT_ERROR, "input_error", function)
         rec = self.store.lookup(function, args, query)
         if rec is not None:  # an answer a simulator gave earlier still counts as simulated, not as a recording
             return Outcome(dict(rec.envelope), OK, "simulated" if rec.source == "simulated" else "hit", function)
@@ -609,13 +625,13 @@ class HttpEnv:
     counts: Counter = field(default_factory=Counter)
 
     def call(self, name: str, arguments: Any, offered: Sequence[str], query: str = "") -> Outcome:
-        local = ReplayEnv(self.catalog, ResponseStore())
-        out = local._call(name.strip(), arguments, offered)
-        if out.kind != "miss":  # Finish, unknown names and bad input never reach the server
-            self.counts[out.kind] += 1
-            return out
-        ep = self.catalog.endpoints.get(out.function, Endpoint(out.function))
-        body = json.dumps(virtual_request(ep, arguments)).encode()
+        checked = precheck(self.catalog, name.strip(), arguments, offered)
+        if isinstance(checked, Outcome):  # Finish, unknown names and bad input never reach the server
+            self.counts[checked.kind] += 1
+            return checked
+        function, args = checked
+        ep = self.catalog.endpoints.get(function, Endpoint(function))
+        body = json.dumps(virtual_request(ep, args)).encode()
         req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
@@ -625,9 +641,9 @@ class HttpEnv:
         except (OSError, ValueError) as exc:
             self.counts["server_error"] += 1
             return Outcome({"error": f"request invalid, data error. {type(exc).__name__}", "response": ""},
-                           API_ERROR, "server_error", out.function)  # fmt: skip
+                           API_ERROR, "server_error", function)  # fmt: skip
         self.counts["server"] += 1
-        return Outcome({"error": str(env.get("error", "")), "response": env["response"]}, OK, "server", out.function)
+        return Outcome({"error": str(env.get("error", "")), "response": env["response"]}, OK, "server", function)
 
     def report(self) -> dict[str, Any]:
         return {"counts": dict(self.counts), "url": self.url}

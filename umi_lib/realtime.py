@@ -39,7 +39,8 @@ class RealtimeRun:
 
 def budget_of(profile: Profile) -> Budget:
     r = profile.realtime
-    return Budget(max_depth=r.max_depth, max_model_steps=r.max_model_steps, max_seconds=r.max_seconds)
+    return Budget(max_depth=r.max_depth, max_model_steps=r.max_model_steps, max_tokens=r.max_tokens,
+                  max_seconds=r.max_seconds)  # fmt: skip
 
 
 def select_queries(profile: Profile, catalog: envs.Catalog) -> list[envs.Query]:
