@@ -115,7 +115,8 @@ class Catalog:
     def load(cls, queries_dir: Path | None = None, groups: Sequence[str] = GROUPS) -> Catalog:
         """All endpoints of the solvable queries; tool docs of bundled trajectories fill in the rest."""
         cat = cls()
-        recorded = {t["instruction"]: t["tools"] for t in load_json(_trajectory_files()[0])}
+        trajectories = [load_json(path) for path in _trajectory_files()]
+        recorded = {t["instruction"]: t["tools"] for t in trajectories[0]}
         for group in groups:
             rel = f"stabletoolbench/solvable_queries/test_instruction/{group}.json"
             path = Path(queries_dir) / "test_instruction" / f"{group}.json" if queries_dir else data_path(rel)
@@ -135,8 +136,8 @@ class Catalog:
                                              [list(r) for r in rec.get("relevant APIs") or []]))  # fmt: skip
                 except (KeyError, TypeError) as exc:
                     raise EnvError(f"{path}: query {rec.get('query_id', '?')}: missing field {exc}") from exc
-        for path in _trajectory_files():
-            for traj in load_json(path):
+        for records in trajectories:
+            for traj in records:
                 for tool in traj.get("tools", []):
                     cat.add_tool_doc(tool)
         return cat
@@ -430,6 +431,15 @@ class Outcome:
     function: str = ""
 
 
+SERVED = ("hit", "approximate", "simulated", "miss", "server")  # outcomes of calls that reached an API
+
+
+def hit_rate(kinds: Mapping[str, int]) -> float | None:
+    """Recorded answers over all calls that reached an API (None when there were none)."""
+    served = sum(kinds.get(k, 0) for k in SERVED)
+    return kinds.get("hit", 0) / served if served else None
+
+
 @dataclass
 class MissPolicy:
     """What the environment does when no recorded response matches (recorded in every run's metadata)."""
@@ -576,10 +586,9 @@ class ReplayEnv:
 
     def report(self) -> dict[str, Any]:
         """Counts per outcome, the replay hit rate over real API calls, and the policy."""
-        api_calls = sum(self.counts[k] for k in ("hit", "approximate", "simulated", "miss"))
-        return {"counts": dict(self.counts), "api_calls": api_calls,
-                "hit_rate": self.counts["hit"] / api_calls if api_calls else None,
-                "misses": len(self.misses), "policy": self.policy.to_json()}  # fmt: skip
+        return {"counts": dict(self.counts), "api_calls": sum(self.counts[k] for k in SERVED),
+                "hit_rate": hit_rate(self.counts), "misses": len(self.misses),
+                "policy": self.policy.to_json()}  # fmt: skip
 
 
 def load_env(policy: MissPolicy | None = None, stb_cache: str | None = None) -> ReplayEnv:

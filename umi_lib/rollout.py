@@ -23,7 +23,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from umi_lib import prompts as P
-from umi_lib.envs import ANSWERED, GAVE_UP, OK, Outcome, Query, observation_text
+from umi_lib.envs import ANSWERED, GAVE_UP, OK, Outcome, Query, hit_rate, observation_text
 from umi_lib.metrics import CALL, FINISH, GIVE_UP, parse_output
 
 METHODS = {"react": 1, "dfsdt": 2}  # method -> tree width
@@ -267,7 +267,6 @@ def proxy_metrics(rollouts: Sequence[Rollout]) -> dict[str, Any]:
         calls += len(real)
         kinds.update(x.outcome.kind for x in real)
         with_success += r.finish_type == "give_answer" and any(successful(x) for x in r.chain)
-    served = sum(kinds[k] for k in ("hit", "approximate", "simulated", "miss", "server"))
     return {
         "queries": n,
         "finish_rate": sum(r.finish_type == "give_answer" for r in rollouts) / n if n else None,
@@ -275,7 +274,7 @@ def proxy_metrics(rollouts: Sequence[Rollout]) -> dict[str, Any]:
         "no_answer_rate": sum(r.finish_type == "none" for r in rollouts) / n if n else None,
         "calls_per_query": calls / n if n else None,
         "model_steps_per_query": sum(r.model_steps for r in rollouts) / n if n else None,
-        "replay_hit_rate": kinds["hit"] / served if served else None,
+        "replay_hit_rate": hit_rate(kinds),
         "answered_with_success_rate": with_success / n if n else None,
         "hallucinated_tool_rate": kinds["unknown_function"] / calls if calls else None,
         "call_outcomes": dict(kinds),

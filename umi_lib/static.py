@@ -29,20 +29,32 @@ def eval_steps(profile: Profile) -> list[dict[str, Any]]:
     return select_steps(evaluation_steps(profile), profile.eval.limit, profile.eval.per_trajectory, profile.seed)
 
 
+ROLES = ("planner", "caller", "summarizer")
+
+
+def _params(profile: Profile) -> dict[str, GenParams]:
+    return {r: GenParams(max_new_tokens=profile.eval.max_new_tokens) for r in (*ROLES, "backbone")}
+
+
+def _role_adapters(system: str, adapters: dict[str, Any] | None) -> dict[str, Any]:
+    """Role → adapter for a backend: none for the bare base, the planner's (= global) as single-LLM backbone."""
+    if system == "base" or adapters is None:
+        return dict.fromkeys(ROLES)
+    if system == "single-llm":
+        return {"backbone": adapters["planner"]}
+    return dict(adapters)
+
+
+def _agent(system: str, backend: Any, params: dict[str, GenParams]) -> Agent:
+    return SingleLLMAgent(backend, params) if system == "single-llm" else MultiLLMAgent(backend, params)
+
+
 def make_agent(loaded: glpft.Loaded, profile: Profile, system: str) -> Agent:
     """The agent of ``system`` over the shared base (``base``: no adapter, α-UMi prompts)."""
-    e = profile.eval
-    params = {
-        role: GenParams(max_new_tokens=e.max_new_tokens) for role in ("planner", "caller", "summarizer", "backbone")
-    }
-    run = loaded.run
-    if system == "single-llm":
-        adapters = {"backbone": loaded.adapters["single-llm"]["planner"]}
-        backend = AdapterBackend(run.model, run.tokenizer, adapters, e.batch_size, e.max_input_tokens)
-        return SingleLLMAgent(backend, params)
-    adapters = dict.fromkeys(("planner", "caller", "summarizer")) if system == "base" else loaded.adapters[system]
-    backend = AdapterBackend(run.model, run.tokenizer, dict(adapters), e.batch_size, e.max_input_tokens)
-    return MultiLLMAgent(backend, params)
+    e, run = profile.eval, loaded.run
+    adapters = _role_adapters(system, None if system == "base" else loaded.adapters[system])
+    backend = AdapterBackend(run.model, run.tokenizer, adapters, e.batch_size, e.max_input_tokens)
+    return _agent(system, backend, _params(profile))
 
 
 def make_vllm_agent(profile: Profile, system: str) -> Agent:
@@ -51,24 +63,20 @@ def make_vllm_agent(profile: Profile, system: str) -> Agent:
     from umi_lib.agent import VLLMBackend
     from umi_lib.models import resolve_base
 
-    e = profile.eval
-    params = {r: GenParams(max_new_tokens=e.max_new_tokens) for r in ("planner", "caller", "summarizer", "backbone")}
-    if system == "base":
-        backend = VLLMBackend(resolve_base(profile.base_model), dict.fromkeys(params), e.max_input_tokens)
-        return MultiLLMAgent(backend, params)
-    roles = train.ROLE_ADAPTERS[system]
-    folder = train.system_dir(profile, system)
-    for adapter in set(roles.values()):
-        if not (folder / adapter / "adapter_config.json").is_file():
-            raise ConfigError(f"{system}: no trained adapter at {folder / adapter}; run `umi train --system {system}`")
-    adapters = {role: str(folder / a) for role, a in roles.items()}
-    rank = max(json.loads((folder / a / "adapter_config.json").read_text())["r"] for a in set(roles.values()))
-    if system == "single-llm":
-        backend = VLLMBackend(
-            resolve_base(profile.base_model), {"backbone": adapters["planner"]}, e.max_input_tokens, rank
-        )
-        return SingleLLMAgent(backend, params)
-    return MultiLLMAgent(VLLMBackend(resolve_base(profile.base_model), adapters, e.max_input_tokens, rank), params)
+    folders, rank = None, 64
+    if system != "base":
+        roles, folder = train.ROLE_ADAPTERS[system], train.system_dir(profile, system)
+        configs = {a: folder / a / "adapter_config.json" for a in set(roles.values())}
+        for adapter, config in configs.items():
+            if not config.is_file():
+                raise ConfigError(
+                    f"{system}: no trained adapter at {folder / adapter}; run `umi train --system {system}`"
+                )
+        folders = {role: str(folder / a) for role, a in roles.items()}
+        rank = max(json.loads(c.read_text())["r"] for c in configs.values())
+    backend = VLLMBackend(resolve_base(profile.base_model), _role_adapters(system, folders),
+                          profile.eval.max_input_tokens, rank)  # fmt: skip
+    return _agent(system, backend, _params(profile))
 
 
 def evaluate_system(
@@ -143,8 +151,7 @@ def evaluate_endpoint(profile: Profile, base_url: str, model: str | None, steps:
     if not model:
         raise ConfigError("--endpoint needs --model")
     backend = OpenAIBackend(base_url, model, os.environ.get("OPENAI_API_KEY", ""))
-    params = {r: GenParams(max_new_tokens=profile.eval.max_new_tokens) for r in ("planner", "caller", "summarizer")}
-    agent = MultiLLMAgent(backend, params)
+    agent = MultiLLMAgent(backend, _params(profile))
     base = runs_dir(profile.name)
     name = "static_endpoint_" + "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
     run = run_static(agent, steps, name, base / "predictions", base / "metrics", seed=profile.seed,
@@ -162,7 +169,6 @@ def evaluate_released(
     models = dict(models or A.RELEASED)
     e = profile.eval
     backend = A.ModelPerRoleBackend(models, e.batch_size, e.max_input_tokens)
-    params = {r: GenParams(max_new_tokens=e.max_new_tokens) for r in ("planner", "caller", "summarizer")}
     base = runs_dir(profile.name)
-    return run_static(MultiLLMAgent(backend, params), steps, "static_released", base / "predictions",
+    return run_static(MultiLLMAgent(backend, _params(profile)), steps, "static_released", base / "predictions",
                       base / "metrics", seed=profile.seed, meta={"models": models})  # fmt: skip
