@@ -33,7 +33,7 @@ def build_set(dest: Path, n_files: int) -> None:
 
 def child(answers: str, out: str) -> None:
     sys.path.insert(0, str(ROOT))
-    from umi_lib.convert import convert_toolbench
+    from umi_lib.data.pipeline import convert_toolbench
 
     start = time.perf_counter()
     report = convert_toolbench(answers, out, progress=False)

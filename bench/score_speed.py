@@ -13,11 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from umi_lib import predictions, rouge
-from umi_lib.convert import extract_steps
-from umi_lib.formats import dump_json_list, load_json
-from umi_lib.metrics import FINISH, parse_output
-from umi_lib.score import score_file
+from umi_lib.data.jsonio import dump_json_list, load_json
+from umi_lib.data.steps import extract_steps
+from umi_lib.evaluation import model_free, rouge
+from umi_lib.evaluation.metrics import FINISH, parse_output
+from umi_lib.evaluation.score import score_file
 
 ROOT = Path(__file__).resolve().parents[1]
 OOD = ROOT / "data" / "alpha_umi" / "test" / "out_of_domain.json"
@@ -44,9 +44,9 @@ def main() -> None:
         hyps, refs = answers[1:] + answers[:1], answers
         t_pkg, v_pkg = timed(lambda: Rouge().get_scores(hyps, refs, avg=True)["rouge-l"]["f"], args.repeat)
         t_ours, v_ours = timed(lambda: rouge.rouge_l(hyps, refs).f, args.repeat)
-        print(f"ROUGE-L, {len(refs)} pairs: rouge 1.0.1 {t_pkg:.3f} s, umi_lib.rouge {t_ours:.3f} s, "
+        print(f"ROUGE-L, {len(refs)} pairs: rouge 1.0.1 {t_pkg:.3f} s, umi_lib.evaluation.rouge {t_ours:.3f} s, "
               f"speed-up {t_pkg / t_ours:.2f}x, |diff| {abs(v_pkg - v_ours):.1e}")  # fmt: skip
-        items, _ = predictions.degraded(steps, seed=0)
+        items, _ = model_free.degraded(steps, seed=0)
         pred_file = Path(tmp) / "degraded.json"
         dump_json_list(pred_file, items)
         t_score, _ = timed(lambda: score_file(pred_file, resamples=1000), 1)

@@ -14,12 +14,13 @@ import gc
 import time
 from dataclasses import dataclass, replace
 
-from umi_lib import agent as A
-from umi_lib import glpft, static, train
+from umi_lib.agent import agents, backends, build
 from umi_lib.config import load_profile
-from umi_lib.evaluate import select_steps
-from umi_lib.modeling import load_base
-from umi_lib.results import evaluation_steps
+from umi_lib.evaluation.selection import evaluation_steps
+from umi_lib.evaluation.static import select_steps
+from umi_lib.train import loaded, stages
+from umi_lib.train.loading import load_base
+from umi_lib.workbook import glpft
 
 
 @dataclass
@@ -31,8 +32,8 @@ class OfficialStyle:
 
     def generate(self, role, prompts, params):
         model, tok, _ = load_base(self.profile.base_model, "none")
-        model = train.load_adapter(model, train.system_dir(self.profile, "alpha-umi") / role, role)
-        backend = A.AdapterBackend(model, tok, {role: role}, 1, self.max_input_tokens, progress=False)
+        model = stages.load_adapter(model, stages.system_dir(self.profile, "alpha-umi") / role, role)
+        backend = backends.AdapterBackend(model, tok, {role: role}, 1, self.max_input_tokens, progress=False)
         out = backend.generate(role, prompts, params)
         del model, backend
         gc.collect()
@@ -51,16 +52,16 @@ def main() -> None:
     if args.max_new_tokens:
         profile.eval = replace(profile.eval, max_new_tokens=args.max_new_tokens)
     e = profile.eval
-    params = {r: A.GenParams(max_new_tokens=e.max_new_tokens) for r in ("planner", "caller", "summarizer")}
+    params = {r: agents.GenParams(max_new_tokens=e.max_new_tokens) for r in ("planner", "caller", "summarizer")}
 
     start = time.perf_counter()
-    official = A.MultiLLMAgent(OfficialStyle(profile, e.max_input_tokens), params).predict(steps)
+    official = agents.MultiLLMAgent(OfficialStyle(profile, e.max_input_tokens), params).predict(steps)
     t_official = time.perf_counter() - start
 
     start = time.perf_counter()
-    loaded = glpft.load_all(profile, ("alpha-umi",), train_missing=False)
+    adapters = loaded.load_all(profile, ("alpha-umi",))
     profile.eval = replace(e, batch_size=args.batch)
-    ours_agent = static.make_agent(loaded, profile, "alpha-umi")
+    ours_agent = build.make_agent(adapters, profile, "alpha-umi")
     ours_agent.backend.progress = False
     ours = ours_agent.predict(steps)
     t_ours = time.perf_counter() - start

@@ -23,7 +23,7 @@ VARIANTS = ("full", "lora", "lora-4bit")
 def one(base: str, variant: str, seq: int, batch: int, steps: int) -> dict:
     import torch
 
-    from umi_lib.modeling import load_base
+    from umi_lib.train.loading import load_base
 
     torch.manual_seed(0)
     model, tok, precision = load_base(base, "4bit" if variant == "lora-4bit" else "none", device="cpu")

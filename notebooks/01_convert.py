@@ -36,7 +36,10 @@
 profile_name = None
 
 # %%
-from umi_lib import config, models, plots, prepare
+from umi_lib import config
+from umi_lib.data import profile_data
+from umi_lib.train import bases
+from umi_lib.workbook import convert, plots
 
 # %%
 profile = config.load_profile(profile_name)
@@ -52,10 +55,10 @@ profile
 # `caller` turn (`Action: …\nAction Input: …`) or the `conclusion` (the final answer).
 
 # %%
-example = prepare.example_trajectory(profile)
+example = convert.example_trajectory(profile)
 
 # %%
-prepare.raw_chain_table(profile, example)
+convert.raw_chain_table(profile, example)
 
 # %% [markdown]
 # The same trajectory after stage 2. Message 0 (ToolBench's system prompt) and message 1 (the query wrapped
@@ -63,7 +66,7 @@ prepare.raw_chain_table(profile, example)
 # each tool output an `observation` (only its `response` field).
 
 # %%
-prepare.trajectory_table(example)
+convert.trajectory_table(example)
 
 # %% [markdown]
 # ## 2. The four role samples of that trajectory
@@ -77,15 +80,15 @@ prepare.trajectory_table(example)
 # Token counts use the tokenizer of the profile's base model.
 
 # %%
-count_tokens = models.token_counter(profile.base_model)
-prepare.samples_table(example, count_tokens)
+count_tokens = bases.token_counter(profile.base_model)
+convert.samples_table(example, count_tokens)
 
 # %% [markdown]
 # The full caller prompt, exactly as the model sees it (note the thought appears twice: once in the
 # history, once after "The thought of this step is:"):
 
 # %%
-print(prepare.render_sample(example, "caller", 0))
+print(convert.render_sample(example, "caller", 0))
 
 # %% [markdown]
 # ## 3. Convert the bundled sample
@@ -96,18 +99,18 @@ print(prepare.render_sample(example, "caller", 0))
 # is too long are rejected, and every such case is counted below, never silently dropped.
 
 # %%
-data = prepare.prepare_data(profile)
-prepare.report_table(data.report)
+data = profile_data.prepare_data(profile)
+convert.report_table(data.report)
 
 # %%
-prepare.role_table(data, count_tokens)
+convert.role_table(data, count_tokens)
 
 # %% [markdown]
 # The static test set (official out-of-domain file) becomes one item per planner step, teacher-forced:
 # 1547 steps = 1146 call, 294 finish, 107 give-up.
 
 # %%
-prepare.report_table(data.steps_report)
+convert.report_table(data.steps_report)
 
 # %% [markdown]
 # ## 4. Statistics
@@ -118,8 +121,8 @@ prepare.report_table(data.steps_report)
 # %%
 fig = plots.dataset_figure(
     dict(data.report.samples),
-    prepare.label_counts(data),
-    prepare.prompt_lengths(data, count_tokens),
+    convert.label_counts(data),
+    convert.prompt_lengths(data, count_tokens),
     profile.max_tokens,
 )
 plots.save(fig, f"01_dataset_{profile.name}")

@@ -42,7 +42,8 @@
 profile_name = None
 
 # %%
-from umi_lib import config, glpft
+from umi_lib import config
+from umi_lib.workbook import glpft
 
 # %%
 profile = config.load_profile(profile_name)

@@ -39,7 +39,12 @@
 profile_name = None
 
 # %%
-from umi_lib import config, envs, glpft, realtime, static
+from umi_lib import config, names
+from umi_lib.agent import build
+from umi_lib.evaluation import selection, static
+from umi_lib.realtime import dispatch
+from umi_lib.realtime import run as realtime
+from umi_lib.workbook import glpft, rollouts
 
 # %%
 profile = config.load_profile(profile_name)
@@ -52,7 +57,7 @@ profile.eval
 # planner prompt (`input`), the gold history and the reference in the official format.
 
 # %%
-steps = static.eval_steps(profile)
+steps = selection.eval_steps(profile)
 [(s["trajectory"], s["step"], s["plan"]) for s in steps]
 
 # %% [markdown]
@@ -65,7 +70,7 @@ steps = static.eval_steps(profile)
 loaded = glpft.load_all(profile)
 
 # %%
-runs = [static.evaluate_system(loaded, profile, system, steps) for system in static.SYSTEMS]
+runs = [static.evaluate_system(loaded, profile, system, steps) for system in names.SYSTEMS]
 
 # %% [markdown]
 # ## 3. Scores
@@ -76,7 +81,7 @@ runs = [static.evaluate_system(loaded, profile, system, steps) for system in sta
 # Predictions are in `runs/<profile>/predictions/static_<system>.json`, metrics in `runs/<profile>/metrics/`.
 
 # %%
-static.summary(runs)
+rollouts.static_summary(runs)
 
 # %% [markdown]
 # ## 4. A readable view of a few steps
@@ -85,7 +90,7 @@ static.summary(runs)
 # plan (and the tool, on call steps) is right; red: it is not.
 
 # %%
-static.trajectory_view(runs, steps, n=4)
+rollouts.trajectory_view(runs, steps, n=4)
 
 # %% [markdown]
 # ## 5. Real time: the agent against (replayed) tools
@@ -102,13 +107,13 @@ static.trajectory_view(runs, steps, n=4)
 # and is shown its earlier tries in ToolBench's "this is not the first time" message.
 
 # %%
-env = envs.load_env()
+env = dispatch.load_env()
 queries = realtime.select_queries(profile, env.catalog)
 [(q.group, q.query_id, q.query[:80]) for q in queries]
 
 # %%
 rt_runs = [
-    realtime.run_system(static.make_agent(loaded, profile, system), profile, system, env, queries)
+    realtime.run_system(build.make_agent(loaded, profile, system), profile, system, env, queries)
     for system in profile.realtime.systems
 ]
 
@@ -121,10 +126,10 @@ rt_runs = [
 # useful. **None of these is a pass rate**: a confident wrong answer counts as "finished".
 
 # %%
-realtime.summary(rt_runs)
+rollouts.realtime_summary(rt_runs)
 
 # %%
-realtime.proxy_figure(rt_runs, profile)
+rollouts.proxy_figure(rt_runs, profile)
 
 # %% [markdown]
 # ### One rollout as a tree
@@ -134,7 +139,7 @@ realtime.proxy_figure(rt_runs, profile)
 # A second entry at the same depth is a backtrack.
 
 # %%
-print(realtime.tree_text(rt_runs[-1].rollouts[0]))
+print(rollouts.tree_text(rt_runs[-1].rollouts[0]))
 
 # %% [markdown]
 # ### With a judge (optional)
@@ -145,12 +150,12 @@ print(realtime.tree_text(rt_runs[-1].rollouts[0]))
 # judged by the same model.
 
 # %%
-judge = realtime.judge_from_env()
-judged = realtime.judge_runs(rt_runs, profile, judge) if judge else "no judge configured: proxies only"
+judge = rollouts.judge_from_env()
+judged = rollouts.judge_runs(rt_runs, profile, judge) if judge else "no judge configured: proxies only"
 judged
 
 # %%
-realtime.judged_figure(judged, profile) if judge else None
+rollouts.judged_figure(judged, profile) if judge else None
 
 # %% [markdown]
 # ## Exercises
@@ -163,4 +168,4 @@ realtime.judged_figure(judged, profile) if judge else None
 #   server: that is the paper's "0-shot" row for any model you can serve.
 # * 🐕 Which calls missed the replay store? Read `runs/<profile>/realtime/alpha-umi_dfsdt/misses.jsonl`: are the
 #   arguments close to a recorded call? Rerun with `umi eval realtime --nearest` and watch the hit rate change.
-# * 🦁 Start `umi_lib.envs.serve(env)` and point a ToolBench-style client at its `/virtual` URL.
+# * 🦁 Start `umi_lib.realtime.virtual.serve(env)` and point a ToolBench-style client at its `/virtual` URL.

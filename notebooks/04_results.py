@@ -30,11 +30,13 @@
 # %% tags=["parameters"]
 # Profile: "smoke" (tests), "cpu" (default), "colab-t4", "gpu-7b". None: UMI_PROFILE, else "cpu".
 profile_name = None
-# Paper rows to show next to our runs (names as in umi_lib.paper.rows()); out-of-domain split.
+# Paper rows to show next to our runs (names as in umi_lib.evaluation.paper.rows()); out-of-domain split.
 paper_rows = ["α-UMi w/ reuse 7B", "Single-LLM 7B"]
 
 # %%
-from umi_lib import config, results
+from umi_lib import config
+from umi_lib.evaluation import selection
+from umi_lib.workbook import results
 
 # %%
 profile = config.load_profile(profile_name)
@@ -64,7 +66,7 @@ results.diagnostics(scored)
 # backbone), shown for orientation only: they were not rerun here.
 
 # %%
-runs = results.load_metrics(profile)
+runs = selection.load_metrics(profile)
 results.results_table(runs, paper_rows)
 
 # %% [markdown]

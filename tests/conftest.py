@@ -47,8 +47,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def ood_steps(tmp_path_factory):
     """The 1547 static-evaluation items of the real out-of-domain test set (``umi steps``)."""
-    from umi_lib.convert import extract_steps
-    from umi_lib.formats import load_json
+    from umi_lib.data.jsonio import load_json
+    from umi_lib.data.steps import extract_steps
 
     out = tmp_path_factory.mktemp("steps") / "ood_steps.json"
     extract_steps(OOD, out)

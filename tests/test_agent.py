@@ -10,17 +10,10 @@ import pytest
 import torch
 
 from umi_lib import prompts as P
-from umi_lib.agent import (
-    AdapterBackend,
-    GenParams,
-    ModelPerRoleBackend,
-    MultiLLMAgent,
-    OpenAIBackend,
-    SingleLLMAgent,
-    clean_output,
-)
-from umi_lib.evaluate import run_static, select_steps
-from umi_lib.metrics import parse_output
+from umi_lib.agent.agents import GenParams, MultiLLMAgent, SingleLLMAgent, clean_output
+from umi_lib.agent.backends import AdapterBackend, ModelPerRoleBackend, OpenAIBackend
+from umi_lib.evaluation.metrics import parse_output
+from umi_lib.evaluation.static import run_static, select_steps
 
 TOOLS = [{"Name": "search", "function": "find things", "input": {}}]
 
@@ -83,7 +76,7 @@ def test_official_role_name_option():
 
 
 def test_unparseable_outputs_become_scored_predictions():
-    from umi_lib.metrics import score_step
+    from umi_lib.evaluation.metrics import score_step
 
     garbage = ["", "\x00}{", "Next: caller", "conclusion:"]
     backend = Scripted({"planner": garbage, "caller": ["none"] * 4, "summarizer": ["x"] * 4})
@@ -120,7 +113,7 @@ def test_clean_output_follows_the_official_post_processing():
 @pytest.fixture(scope="module")
 def peaked_tiny():
     """tiny-random with a scaled output layer: logits far apart, so greedy choices are not float ties."""
-    from umi_lib.modeling import load_base
+    from umi_lib.train.loading import load_base
 
     model, tok, _ = load_base("tiny-random", "none", device="cpu")
     with torch.no_grad():
@@ -138,12 +131,12 @@ def test_batched_equals_one_at_a_time(peaked_tiny):
 
 
 def test_model_per_role_backend_loads_each_role_once(monkeypatch):
-    from umi_lib import modeling
+    from umi_lib.train import loading
 
     calls = []
-    real = modeling.load_base
+    real = loading.load_base
     monkeypatch.setattr(
-        modeling, "load_base", lambda name, q="auto", device=None: calls.append(name) or real(name, "none", "cpu")
+        loading, "load_base", lambda name, q="auto", device=None: calls.append(name) or real(name, "none", "cpu")
     )
     backend = ModelPerRoleBackend(dict.fromkeys(("planner", "caller", "summarizer"), "tiny-random"), progress=False)
     agent = MultiLLMAgent(backend, {r: GenParams(max_new_tokens=4) for r in ("planner", "caller", "summarizer")})
@@ -240,11 +233,12 @@ def test_cli_static_eval_of_the_base(tmp_path, monkeypatch, capsys):
 
 def test_cli_released_models_path(tmp_path, monkeypatch):
     """--released runs one full model per role; here each role is a local tiny Llama instead of the 7B repos."""
-    from umi_lib import agent
     from umi_lib.cli import main
 
     monkeypatch.setenv("UMI_RUNS", str(tmp_path))
-    monkeypatch.setattr(agent, "RELEASED", dict.fromkeys(("planner", "caller", "summarizer"), "tiny-random"))
+    from umi_lib.agent import backends
+
+    monkeypatch.setattr(backends, "RELEASED", dict.fromkeys(("planner", "caller", "summarizer"), "tiny-random"))
     assert main(["eval", "static", "--profile", "smoke", "--released", "--limit", "2"]) == 0
     meta = json.loads((tmp_path / "smoke" / "predictions" / "static_released.meta.json").read_text())
     assert meta["models"]["planner"] == "tiny-random" and meta["steps"] == 2
@@ -293,7 +287,7 @@ def _fake_vllm(monkeypatch, tokenizer):
 
 
 def test_vllm_backend_requests_one_lora_per_role_and_truncates_left(monkeypatch, peaked_tiny):
-    from umi_lib.agent import VLLMBackend
+    from umi_lib.agent.backends import VLLMBackend
 
     tiny_tokenizer = peaked_tiny[1]
 
@@ -320,8 +314,8 @@ def test_vllm_backend_requests_one_lora_per_role_and_truncates_left(monkeypatch,
 def test_vllm_backend_without_vllm_names_the_install(monkeypatch):
     import sys
 
-    from umi_lib.agent import VLLMBackend
-    from umi_lib.models import ModelError
+    from umi_lib.agent.backends import VLLMBackend
+    from umi_lib.train.bases import ModelError
 
     monkeypatch.setitem(sys.modules, "vllm", None)  # import fails as if not installed
     with pytest.raises(ModelError, match="pip install vllm"):
@@ -329,20 +323,21 @@ def test_vllm_backend_without_vllm_names_the_install(monkeypatch):
 
 
 def test_vllm_agent_points_at_the_trained_adapter_folders(tmp_path, monkeypatch):
-    from umi_lib import static, train
+    from umi_lib.agent import build
     from umi_lib.config import ConfigError, load_profile
+    from umi_lib.train import stages
 
     monkeypatch.setenv("UMI_RUNS", str(tmp_path / "runs"))  # fake adapter folders must not reach other tests
 
     profile = load_profile("smoke")
     with pytest.raises(ConfigError, match="umi train --system alpha-umi"):
-        static.make_vllm_agent(profile, "alpha-umi")
-    folder = train.system_dir(profile, "alpha-umi")
+        build.make_vllm_agent(profile, "alpha-umi")
+    folder = stages.system_dir(profile, "alpha-umi")
     for role, rank in (("planner", 4), ("caller", 8), ("summarizer", 4)):
         (folder / role).mkdir(parents=True)
         (folder / role / "adapter_config.json").write_text(json.dumps({"r": rank}))
-    agent = static.make_vllm_agent(profile, "alpha-umi")
+    agent = build.make_vllm_agent(profile, "alpha-umi")
     assert agent.backend.adapters == {r: str(folder / r) for r in ("planner", "caller", "summarizer")}
     assert agent.backend.max_lora_rank == 8 and isinstance(agent, MultiLLMAgent)
-    base = static.make_vllm_agent(profile, "base")
+    base = build.make_vllm_agent(profile, "base")
     assert set(base.backend.adapters.values()) == {None}

@@ -8,8 +8,8 @@ import json
 import pytest
 from conftest import TRAIN_EXAMPLE
 
-from umi_lib import convert
 from umi_lib.cli import main
+from umi_lib.data import pipeline
 
 OFFICIAL = {
     "raw_data_stage_2.json": TRAIN_EXAMPLE / "raw_data" / "raw_data_stage_2.json",
@@ -54,14 +54,14 @@ def test_roles_from_official_stage2_are_identical_too(tmp_path):
     """`umi convert roles` on the shipped stage-2 file gives the shipped role files (compat)."""
     stage2 = tmp_path / "stage2.json"
     stage2.write_bytes(official_bytes("raw_data_stage_2.json"))
-    convert.convert_roles(stage2, tmp_path / "out", compat=True)
+    pipeline.convert_roles(stage2, tmp_path / "out", compat=True)
     for name in ("train_planner.json", "train_caller.json", "train_summarizer.json", "train_backbone.json"):
         assert (tmp_path / "out" / name).read_bytes() == official_bytes(name), name
 
 
 def test_default_mode_fixes_backbone_give_up_inputs(tmp_path, compat_out):
     """Default mode: the 6 give-up samples get their own prompt; all other backbone samples are unchanged."""
-    convert.convert_stage1_file(STAGE1, tmp_path, compat=False)
+    pipeline.convert_stage1_file(STAGE1, tmp_path, compat=False)
     ours = json.loads((tmp_path / "train_backbone.json").read_text())
     theirs = json.loads((compat_out / "train_backbone.json").read_text())
     # default mode keeps thoughts without calls as history turns, so compare the trajectories without them
@@ -77,7 +77,7 @@ def test_default_mode_fixes_backbone_give_up_inputs(tmp_path, compat_out):
 
 
 def test_default_mode_keeps_thoughts_without_calls(tmp_path, compat_out):
-    report = convert.convert_stage1_file(STAGE1, tmp_path, compat=False)
+    report = pipeline.convert_stage1_file(STAGE1, tmp_path, compat=False)
     ours = json.loads((tmp_path / "raw_data_stage_2.json").read_text())
     theirs = json.loads((compat_out / "raw_data_stage_2.json").read_text())
     unlabeled = [

@@ -7,15 +7,15 @@ import json
 
 import pytest
 
-from umi_lib import envs
-from umi_lib.formats import load_json
+from umi_lib.data.jsonio import load_json
 from umi_lib.paths import data_path
-from umi_lib.toolnames import function_name, standardize
+from umi_lib.realtime import catalog, dispatch, keys, store, virtual
+from umi_lib.realtime.toolnames import function_name, standardize
 
 
 @pytest.fixture(scope="module")
 def env():
-    return envs.load_env()
+    return dispatch.load_env()
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +33,11 @@ def test_name_rules():
 
 def test_tool_docs_built_from_queries_equal_the_test_sets(ood):
     """Docs built from StableToolBench's api_list reproduce the test set's tool lists (one known exception)."""
-    from umi_lib.toolnames import tool_doc
+    from umi_lib.realtime.toolnames import tool_doc
 
     by_query = {t["instruction"]: t["tools"] for t in ood}
     same, different = 0, []
-    for group in envs.COVERED_GROUPS:
+    for group in catalog.COVERED_GROUPS:
         for rec in load_json(data_path(f"stabletoolbench/solvable_queries/test_instruction/{group}.json")):
             recorded = by_query.get(rec["query"])
             if recorded is None:
@@ -68,26 +68,26 @@ def test_replaying_recorded_trajectories_reproduces_their_observations(env, ood)
     same = differ = 0
     for traj in ood:
         offered = [t["Name"] for t in traj["tools"]]
-        for name, args, obs in envs.calls_in_conversation(traj["conversations"]):
+        for name, args, obs in store.calls_in_conversation(traj["conversations"]):
             out = env.call(name, args, offered, traj["instruction"])
-            if envs.observation_text(out.envelope) == obs:  # input errors: recorded as empty observations
+            if keys.observation_text(out.envelope) == obs:  # input errors: recorded as empty observations
                 same += 1
                 continue
             # otherwise the same query got different live answers to this very call: the first one replays
-            recs = env.store.exact[(out.function, envs.canonical_key(envs.parse_arguments(args)))]
+            recs = env.store.exact[(out.function, keys.canonical_key(keys.parse_arguments(args)))]
             own = [r for r in recs if r.query == traj["instruction"]]
-            assert obs in {envs.observation_text(r.envelope) for r in own}
+            assert obs in {keys.observation_text(r.envelope) for r in own}
             assert out.envelope == own[0].envelope
             differ += 1
     assert (same, differ) == (1126, 20)
 
 
 def test_canonical_key_ignores_whitespace_and_key_order():
-    a = envs.parse_arguments('{"b": 1,\n  "a": "x"}')
-    b = envs.parse_arguments('{"a":"x","b":1}')
-    assert envs.canonical_key(a) == envs.canonical_key(b) == '{"a":"x","b":1}'
-    assert envs.canonical_key({"a": 1}) != envs.canonical_key({"a": "1"})  # types matter
-    assert envs.stb_key(b) == "{'a': 'x', 'b': 1}"
+    a = keys.parse_arguments('{"b": 1,\n  "a": "x"}')
+    b = keys.parse_arguments('{"a":"x","b":1}')
+    assert keys.canonical_key(a) == keys.canonical_key(b) == '{"a":"x","b":1}'
+    assert keys.canonical_key({"a": 1}) != keys.canonical_key({"a": "1"})  # types matter
+    assert keys.stb_key(b) == "{'a': 'x', 'b': 1}"
 
 
 def _first_query_with_required(env):
@@ -109,17 +109,17 @@ def test_malformed_calls_get_toolbench_errors(env):
     out = env.call(ep.function, "[1, 2]", q.functions)
     assert out.code == 2 and out.kind == "input_error"
     out = env.call(ep.function, "{}", q.functions)
-    assert out.code == 2 and out.envelope["error"].endswith(envs._missing_message(api, ep.required))
+    assert out.code == 2 and out.envelope["error"].endswith(dispatch._missing_message(api, ep.required))
     assert out.envelope["error"].startswith(f"Function executing from my_tools.{ep.category}.{ep.tool}.api import")
     args = {k: "x" for k in ep.required} | {"zzz_unknown": 1}
     out = env.call(ep.function, json.dumps(args), q.functions)
     assert out.envelope["error"].endswith(f"{api}() got an unexpected keyword argument 'zzz_unknown'")
-    huge = json.dumps({ep.required[0]: "x" * (envs.MAX_ARGUMENT_CHARS + 1)})
+    huge = json.dumps({ep.required[0]: "x" * (dispatch.MAX_ARGUMENT_CHARS + 1)})
     out = env.call(ep.function, huge, q.functions)
     assert out.code == 2 and "longer than" in out.envelope["error"]
     out = env.call(ep.function, "[" * 5000, q.functions)  # too deep for json: an input error, not a crash
     assert (out.code, out.envelope["error"]) == (2, "Tool input parse error...\n")
-    assert envs.finish("[" * 5000).code == envs.INPUT_ERROR
+    assert dispatch.finish("[" * 5000).code == dispatch.INPUT_ERROR
     assert env.counts["input_error"] >= 4 and env.counts["unknown_function"] >= 1
 
 
@@ -129,15 +129,17 @@ def test_missing_arguments_message_matches_python():
     for names in (["a"], ["a", "b"], ["a", "b", "c"]):
         with pytest.raises(TypeError) as exc:
             f(**{k: 1 for k in "abc" if k not in names})
-        assert envs._missing_message("f", names) == str(exc.value).split(".")[-1].removeprefix("<locals>.")
+        assert dispatch._missing_message("f", names) == str(exc.value).split(".")[-1].removeprefix("<locals>.")
 
 
 def test_finish_semantics():
-    assert envs.finish('{"return_type": "give_answer", "final_answer": "42"}').code == envs.ANSWERED
-    assert envs.finish('{"return_type": "give_up_and_restart"}').code == envs.GAVE_UP
-    assert envs.finish('{"return_type": "give_answer"}').code == envs.INPUT_ERROR
-    assert envs.finish('{"return_type": "maybe"}').code == envs.INPUT_ERROR
-    assert envs.finish('{"return_type": "give_answer", "final_answer": "broken').code == envs.ANSWERED  # salvaged
+    assert dispatch.finish('{"return_type": "give_answer", "final_answer": "42"}').code == dispatch.ANSWERED
+    assert dispatch.finish('{"return_type": "give_up_and_restart"}').code == dispatch.GAVE_UP
+    assert dispatch.finish('{"return_type": "give_answer"}').code == dispatch.INPUT_ERROR
+    assert dispatch.finish('{"return_type": "maybe"}').code == dispatch.INPUT_ERROR
+    assert (
+        dispatch.finish('{"return_type": "give_answer", "final_answer": "broken').code == dispatch.ANSWERED
+    )  # salvaged
 
 
 def test_suffix_matching_is_toolbench_loose(env):
@@ -151,18 +153,18 @@ def test_suffix_matching_is_toolbench_loose(env):
 def test_miss_policy_default_error_and_nearest(env):
     q, ep = _first_query_with_required(env)
     args = {k: "surely-never-recorded-value" for k in ep.required}
-    strict = envs.ReplayEnv(env.catalog, env.store)
+    strict = dispatch.ReplayEnv(env.catalog, env.store)
     out = strict.call(ep.function, json.dumps(args), q.functions)
-    assert out.kind == "miss" and out.code == envs.API_ERROR
+    assert out.kind == "miss" and out.code == dispatch.API_ERROR
     assert out.envelope == strict.call(ep.function, json.dumps(args), q.functions).envelope  # deterministic
-    assert strict.misses[0] == {"function": ep.function, "arguments": envs.canonical_key(args)}
+    assert strict.misses[0] == {"function": ep.function, "arguments": keys.canonical_key(args)}
     assert strict.report()["hit_rate"] == 0.0
     # nearest: a recorded call with two arguments, one of them changed, replays approximately
     fn, key = next((fn, k) for (fn, k) in env.store.exact if len(json.loads(k)) >= 2)
     recorded = json.loads(key)
     changed = dict(recorded, **{next(iter(recorded)): "changed-value"})
     offered = [fn]
-    near = envs.ReplayEnv(env.catalog, env.store, envs.MissPolicy(nearest=True))
+    near = dispatch.ReplayEnv(env.catalog, env.store, dispatch.MissPolicy(nearest=True))
     out = near.call(fn, json.dumps(changed), offered)
     assert out.kind == "approximate" and out.envelope == env.store.lookup(fn, recorded).envelope
     nothing_shared = {k: "changed-value" for k in recorded}
@@ -171,42 +173,42 @@ def test_miss_policy_default_error_and_nearest(env):
 
 def test_observation_styles_and_truncation():
     env = {"error": "", "response": "x" * 2000}
-    assert envs.observation_text(env) == "x" * 1024 + "..."
-    assert envs.observation_text({"error": "boom", "response": ""}) == ""
-    assert envs.observation_text({"error": "boom", "response": ""}, "official") == '{"message": "boom"}'
-    assert json.loads(envs.observation_text({"error": "", "response": "ok"}, "envelope")) == {
+    assert keys.observation_text(env) == "x" * 1024 + "..."
+    assert keys.observation_text({"error": "boom", "response": ""}) == ""
+    assert keys.observation_text({"error": "boom", "response": ""}, "official") == '{"message": "boom"}'
+    assert json.loads(keys.observation_text({"error": "", "response": "ok"}, "envelope")) == {
         "error": "",
         "response": "ok",
     }
-    with pytest.raises(envs.EnvError):
-        envs.observation_text(env, "xml")
+    with pytest.raises(catalog.EnvError):
+        keys.observation_text(env, "xml")
 
 
 def test_stabletoolbench_cache_imports_unchanged(env, tmp_path):
     q, ep = _first_query_with_required(env)
     args = {k: f"cached-{k}" for k in ep.required}
-    folder = tmp_path / envs.category_folder(ep.category) / f"{ep.tool}_for_{envs.category_folder(ep.category)}"
+    folder = tmp_path / catalog.category_folder(ep.category) / f"{ep.tool}_for_{catalog.category_folder(ep.category)}"
     folder.mkdir(parents=True)
     api = ep.function.split("_for_")[0]
     (folder / f"{api}.json").write_text(json.dumps({str(args): {"error": "", "response": "from the cache"}}))
-    store = envs.harvest()
-    counts = store.import_stb_cache(tmp_path, env.catalog)
+    recorded = store.harvest()
+    counts = recorded.import_stb_cache(tmp_path, env.catalog)
     assert counts["imported"] == 1
-    out = envs.ReplayEnv(env.catalog, store).call(ep.function, json.dumps(args), q.functions)
+    out = dispatch.ReplayEnv(env.catalog, recorded).call(ep.function, json.dumps(args), q.functions)
     assert (out.kind, out.envelope["response"]) == ("hit", "from the cache")
 
 
 def test_virtual_server_and_http_client_agree_with_in_process(env):
-    server, url = envs.serve(env)
+    server, url = virtual.serve(env)
     try:
-        client = envs.HttpEnv(url, env.catalog)
+        client = virtual.HttpEnv(url, env.catalog)
         for traj in load_json(data_path("alpha_umi/test/out_of_domain.json"))[:5]:
             offered = [t["Name"] for t in traj["tools"]]
-            for name, args, _ in envs.calls_in_conversation(traj["conversations"]):
+            for name, args, _ in store.calls_in_conversation(traj["conversations"]):
                 assert client.call(name, args, offered).envelope == env.call(name, args, offered).envelope
         assert client.counts["server"] > 0
-        assert client.call("nope", "{}", offered).code == envs.NO_FUNCTION  # never sent
-        broken = envs.HttpEnv("http://127.0.0.1:9/virtual", env.catalog, timeout=2)
+        assert client.call("nope", "{}", offered).code == dispatch.NO_FUNCTION  # never sent
+        broken = virtual.HttpEnv("http://127.0.0.1:9/virtual", env.catalog, timeout=2)
         q = env.catalog.select()[0]
         fn = next(f for f in q.functions if not env.catalog.endpoints[f].required)
         assert broken.call(fn, "{}", q.functions).kind == "server_error"
@@ -221,8 +223,8 @@ def test_simulator_answers_misses_and_is_replayed_from_its_layer(env, tmp_path, 
     handler.script = [{"role": "assistant", "content": "not json at all"},
                       {"role": "assistant", "content": json.dumps({"error": "", "response": "invented"})}]  # fmt: skip
     layer = tmp_path / "simulated.jsonl"
-    policy = envs.MissPolicy(simulator_url=url, simulator_model="m", simulated_file=str(layer))
-    sim = envs.ReplayEnv(env.catalog, envs.harvest(), policy)
+    policy = dispatch.MissPolicy(simulator_url=url, simulator_model="m", simulated_file=str(layer))
+    sim = dispatch.ReplayEnv(env.catalog, store.harvest(), policy)
     assert sim.call(ep.function, args, q.functions).kind == "miss"  # malformed reply: not used
     out = sim.call(ep.function, args, q.functions)
     assert (out.kind, out.envelope["response"]) == ("simulated", "invented")
@@ -230,6 +232,6 @@ def test_simulator_answers_misses_and_is_replayed_from_its_layer(env, tmp_path, 
     assert sim.call(ep.function, args, q.functions).kind == "simulated"  # asked again: still not a recording
     assert sim.report()["hit_rate"] == 0.0 and len(handler.seen) == 2
     # a later run without any simulator replays the layer
-    again = envs.load_env(envs.MissPolicy(simulated_file=str(layer)))
+    again = dispatch.load_env(dispatch.MissPolicy(simulated_file=str(layer)))
     out = again.call(ep.function, args, q.functions)
     assert (out.kind, out.envelope["response"]) == ("simulated", "invented")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from umi_lib import judge as J
-from umi_lib.formats import ToolCall, ToolEvalAnswer
+from umi_lib.data.records import ToolCall, ToolEvalAnswer
+from umi_lib.realtime import judge as J
 
 
 def tool(label=None, arguments=None):

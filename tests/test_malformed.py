@@ -10,9 +10,9 @@ from conftest import ANSWERS, TRAIN_EXAMPLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from umi_lib import convert
 from umi_lib.cli import main
-from umi_lib.formats import load_json
+from umi_lib.data import pipeline
+from umi_lib.data.jsonio import load_json
 
 GOOD_STAGE2 = load_json(TRAIN_EXAMPLE / "raw_data" / "raw_data_stage_2.json")[0]
 GOOD_ANSWER = load_json(ANSWERS / "G1_answer" / "10_ChatGPT_DFS_woFilter_w2.json")
@@ -45,7 +45,7 @@ def test_stage2_file_with_bad_records(tmp_path):
     records = [GOOD_STAGE2, *BAD_STAGE2.values(), huge, "not an object"]
     src = tmp_path / "stage2.json"
     src.write_text(json.dumps(records))
-    report = convert.convert_roles(src, tmp_path / "out")
+    report = pipeline.convert_roles(src, tmp_path / "out")
     expected = {reason: 1 for reason in BAD_STAGE2}
     expected["bad_record"] += 1  # the bare string
     assert dict(report.rejected) == expected
@@ -93,7 +93,7 @@ BAD_ANSWERS = {
 
 
 def test_raw_answer_files_with_bad_records(tmp_path):
-    report = convert.convert_toolbench(_answers_dir(tmp_path, BAD_ANSWERS), tmp_path / "out", progress=False)
+    report = pipeline.convert_toolbench(_answers_dir(tmp_path, BAD_ANSWERS), tmp_path / "out", progress=False)
     assert dict(report.rejected) == {
         "empty_chain": 1,
         "unknown_role": 1,
@@ -131,7 +131,7 @@ def test_fuzzed_stage2_records_never_raise(tmp_path, index, value, drop):
         rec = mutate(rec, path, KeyError if drop and isinstance(path[-1], str) else value)
     src = tmp_path / "f.json"
     src.write_text(json.dumps([rec]))
-    report = convert.convert_roles(src, tmp_path / "o")
+    report = pipeline.convert_roles(src, tmp_path / "o")
     assert report.read == 1 and report.converted + sum(report.rejected.values()) == 1
 
 
@@ -139,5 +139,5 @@ def test_fuzzed_stage2_records_never_raise(tmp_path, index, value, drop):
 def test_each_bad_stage2_record_has_its_reason(tmp_path, reason, record):
     src = tmp_path / "f.json"
     src.write_text(json.dumps([record]))
-    report = convert.convert_roles(src, tmp_path / "o")
+    report = pipeline.convert_roles(src, tmp_path / "o")
     assert dict(report.rejected) == {reason: 1}

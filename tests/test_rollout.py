@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from umi_lib import answers, envs
 from umi_lib import prompts as P
-from umi_lib.formats import tooleval_answer_from_json
-from umi_lib.rollout import DIVERSITY_HEAD, Budget, proxy_metrics, rollout
+from umi_lib.data.readers import tooleval_answer_from_json
+from umi_lib.realtime import answers, dispatch
+from umi_lib.realtime.search import DIVERSITY_HEAD, Budget, proxy_metrics, rollout
 
 
 @pytest.fixture(scope="module")
 def env():
-    return envs.load_env()
+    return dispatch.load_env()
 
 
 def _recorded_call(env, query):
@@ -95,7 +95,7 @@ def test_token_and_time_budgets(env):
 
 
 def test_single_llm_agent_drives_a_rollout(env):
-    from umi_lib.agent import SingleLLMAgent
+    from umi_lib.agent.agents import SingleLLMAgent
 
     q = env.catalog.select()[0]
     fn, key = _recorded_call(env, q)
@@ -148,9 +148,9 @@ def test_answer_formats_round_trip_through_the_tooleval_reader(env, tmp_path):
 
 
 def test_multi_llm_agent_drives_a_rollout():
-    from umi_lib.agent import MultiLLMAgent
+    from umi_lib.agent.agents import MultiLLMAgent
 
-    env = envs.load_env()
+    env = dispatch.load_env()
     q = env.catalog.select()[0]
     fn, key = _recorded_call(env, q)
 
@@ -180,13 +180,15 @@ def test_cli_realtime_writes_answers_and_metrics(capsys):
 
 
 def test_judge_runs_scores_written_answers_against_the_reference(env, monkeypatch, tmp_path):
-    from umi_lib import realtime
     from umi_lib.config import load_profile
+    from umi_lib.realtime import run as realtime
+    from umi_lib.workbook import rollouts
 
     monkeypatch.setenv("UMI_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("UMI_FIGURES", str(tmp_path / "figures"))
     profile = load_profile("smoke")
-    from umi_lib.formats import Report, read_tooleval_answers
+    from umi_lib.data.readers import read_tooleval_answers
+    from umi_lib.data.records import Report
     from umi_lib.paths import data_path
 
     ref_ids = {
@@ -213,7 +215,7 @@ def test_judge_runs_scores_written_answers_against_the_reference(env, monkeypatc
             return {"model": "scripted"}
 
     judge = Judge()
-    table = realtime.judge_runs([run], profile, judge, samples=3)
+    table = rollouts.judge_runs([run], profile, judge, samples=3)
     assert table.loc["scripted", "pass_rate"] == 50.0  # the answered query passes, the give-up fails
     assert table.loc["scripted", "queries"] == 2
     # one query is shared with the bundled ChatGPT-ReACT answers: both pass, so the judge picks the candidate
@@ -222,5 +224,5 @@ def test_judge_runs_scores_written_answers_against_the_reference(env, monkeypatc
     assert record["judge"] == {"model": "scripted"} and set(record["pass"]["records"]) == {
         f"{q.group}/{q.query_id}" for q in queries
     }
-    fig = realtime.judged_figure(table, profile)
+    fig = rollouts.judged_figure(table, profile)
     assert fig is not None and (tmp_path / "figures" / "03_realtime_pass_smoke.png").is_file()

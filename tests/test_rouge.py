@@ -1,4 +1,4 @@
-"""umi_lib.rouge against the package the paper used (rouge==1.0.1), including where that package crashes."""
+"""umi_lib.evaluation.rouge against the package the paper used (rouge==1.0.1), including where that package crashes."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from conftest import OOD
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from umi_lib import rouge
-from umi_lib.formats import load_json
-from umi_lib.metrics import FINISH, parse_output
+from umi_lib.data.jsonio import load_json
+from umi_lib.evaluation import rouge
+from umi_lib.evaluation.metrics import FINISH, parse_output
 
 Rouge = pytest.importorskip("rouge").Rouge
 
@@ -50,8 +50,9 @@ def test_real_answers_against_package():
 
 
 def _ood_references():
-    from umi_lib.convert import trajectory_steps
-    from umi_lib.formats import Report, trajectory_from_json
+    from umi_lib.data.readers import trajectory_from_json
+    from umi_lib.data.records import Report
+    from umi_lib.data.steps import trajectory_steps
 
     report = Report()
     for k, obj in enumerate(load_json(OOD)):

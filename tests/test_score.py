@@ -8,17 +8,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from umi_lib import predictions
-from umi_lib.bootstrap import bootstrap
 from umi_lib.cli import main
-from umi_lib.formats import Report, dump_json_list
-from umi_lib.metrics import OFFICIAL_KEYS, PLANS, score_step
-from umi_lib.score import score_file, score_items
+from umi_lib.data.jsonio import dump_json_list
+from umi_lib.data.records import Report
+from umi_lib.evaluation import model_free
+from umi_lib.evaluation.bootstrap import bootstrap
+from umi_lib.evaluation.metrics import OFFICIAL_KEYS, PLANS, score_step
+from umi_lib.evaluation.score import score_file, score_items
 
 
 def test_oracle_on_real_ood_steps(ood_steps, tmp_path):
     path = tmp_path / "oracle.json"
-    dump_json_list(path, predictions.oracle(ood_steps))
+    dump_json_list(path, model_free.oracle(ood_steps))
     out = tmp_path / "metrics" / "oracle.json"
     assert main(["score", "--predictions", str(path), "--out", str(out)]) == 0
     result = json.loads(out.read_text())
@@ -38,7 +39,7 @@ def test_oracle_on_real_ood_steps(ood_steps, tmp_path):
 
 
 def test_degraded_predictions_score_below_oracle_with_intervals(ood_steps, tmp_path):
-    items, made = predictions.degraded(ood_steps, seed=0)
+    items, made = model_free.degraded(ood_steps, seed=0)
     assert made["hallucinated_tool"] > 0 and made["none"] > len(items) // 2
     path = tmp_path / "degraded.json"
     dump_json_list(path, items)
@@ -50,11 +51,11 @@ def test_degraded_predictions_score_below_oracle_with_intervals(ood_steps, tmp_p
         assert low <= result[key] <= high, key
     assert result["plan_em"] < 1.0 and result["f1"] < 1.0 and result["rouge"] < 0.9
     assert result["parse_failures"]["arguments_not_json_object"] == made["broken_arguments"]
-    again, _ = predictions.degraded(ood_steps, seed=0)
+    again, _ = model_free.degraded(ood_steps, seed=0)
     assert again == items
 
 
-# The paper's evaluator (evaluate-multi_agent.py with rouge==1.0.1), run once on predictions.degraded(seed=0)
+# The paper's evaluator (evaluate-multi_agent.py with rouge==1.0.1), run once on model_free.degraded(seed=0)
 # of the real OOD steps; the script is not shipped (no licence), these are its printed numbers.
 OFFICIAL_ON_DEGRADED = {
     "rouge": 0.6651763548495647,
@@ -69,7 +70,7 @@ OFFICIAL_ON_DEGRADED = {
 
 def test_degraded_matches_the_official_evaluator(ood_steps, tmp_path):
     path = tmp_path / "degraded.json"
-    dump_json_list(path, predictions.degraded(ood_steps, seed=0)[0])
+    dump_json_list(path, model_free.degraded(ood_steps, seed=0)[0])
     result = score_file(path, resamples=0)
     for key, value in OFFICIAL_ON_DEGRADED.items():
         assert result[key] == pytest.approx(value, abs=1e-9), key

@@ -6,8 +6,9 @@ import json
 
 from conftest import ANSWERS, TEST_IDS
 
-from umi_lib import convert
-from umi_lib.formats import iter_answer_files, load_json
+from umi_lib.data import pipeline, stage1
+from umi_lib.data.jsonio import load_json
+from umi_lib.data.readers import iter_answer_files
 
 
 def test_tool_rewrite_rules():
@@ -22,7 +23,7 @@ def test_tool_rewrite_rules():
             }
         },
     }
-    tool = convert.rewrite_tool(fn).to_json()
+    tool = stage1.rewrite_tool(fn).to_json()
     assert list(tool) == ["Name", "function", "input"]
     assert tool["Name"] == ("n" * 70 + "_for_tool")[-64:]
     assert tool["function"] == "d" * 256
@@ -30,7 +31,7 @@ def test_tool_rewrite_rules():
 
 
 def test_stage1_on_raw_answers_matches_the_official_rules(tmp_path):
-    report = convert.convert_toolbench(ANSWERS, tmp_path, progress=False)
+    report = pipeline.convert_toolbench(ANSWERS, tmp_path, progress=False)
     items = json.loads((tmp_path / "raw_data_stage_1.json").read_text())
     # 15 files, the 2 with valid_data false have no train_messages (the official check skips them)
     assert (report.read, report.converted, dict(report.rejected)) == (15, 13, {"no_train_messages": 2})
@@ -62,8 +63,8 @@ def _ids_dir(tmp_path, files):
 
 def test_exclusion_is_per_group_by_default_and_global_in_compat(tmp_path):
     ids = _ids_dir(tmp_path, {"G1_instruction.json": ["10"], "G2_category.json": ["52"]})
-    default = convert.convert_toolbench(ANSWERS, tmp_path / "a", exclude_ids=ids, progress=False)
-    compat = convert.convert_toolbench(ANSWERS, tmp_path / "b", exclude_ids=ids, compat=True, progress=False)
+    default = pipeline.convert_toolbench(ANSWERS, tmp_path / "a", exclude_ids=ids, progress=False)
+    compat = pipeline.convert_toolbench(ANSWERS, tmp_path / "b", exclude_ids=ids, compat=True, progress=False)
     # default: G1 #10 and G2 #52 only; compat: id 10 is dropped in G1 *and* G2 (ids repeat across groups)
     assert default.notes["excluded_test_ids"] == 2
     assert compat.notes["excluded_test_ids"] == 3
@@ -71,5 +72,5 @@ def test_exclusion_is_per_group_by_default_and_global_in_compat(tmp_path):
 
 
 def test_bundled_test_ids_exclude_nothing_from_the_sample(tmp_path):
-    report = convert.convert_toolbench(ANSWERS, tmp_path, exclude_ids=TEST_IDS, progress=False)
+    report = pipeline.convert_toolbench(ANSWERS, tmp_path, exclude_ids=TEST_IDS, progress=False)
     assert report.notes["excluded_test_ids"] == 0 and report.converted == 13

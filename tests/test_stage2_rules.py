@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from umi_lib import convert, prompts
-from umi_lib.formats import RawChain, Report, Tool
+from umi_lib import prompts
+from umi_lib.data import pipeline, roles, stage2
+from umi_lib.data.records import FormatError, RawChain, Report, Tool
 
 TOOLS = [Tool("search_for_x", "Search.", {"q": "string, query"})]
 HEAD = [{"role": "system", "content": "sys"}, {"role": "user", "content": "\nq\nBegin!\n"}]
@@ -19,7 +20,7 @@ def call(content, name, arguments):
 
 def run(messages, compat=False):
     report = Report()
-    traj = convert.stage2(RawChain(TOOLS, "q", HEAD + messages), report, compat)
+    traj = stage2.stage2(RawChain(TOOLS, "q", HEAD + messages), report, compat)
     return [(t.role, t.value) for t in traj.conversations], report
 
 
@@ -92,13 +93,13 @@ def test_thought_without_call_dropped_in_compat_kept_by_default():
 
 
 def test_unknown_role_is_a_format_error():
-    with pytest.raises(convert.FormatError) as err:
+    with pytest.raises(FormatError) as err:
         run([{"role": "tool", "content": "x"}])
     assert err.value.reason == "unknown_role"
 
 
 def _traj(turns):
-    from umi_lib.formats import Trajectory, Turn
+    from umi_lib.data.records import Trajectory, Turn
 
     return Trajectory(TOOLS, "q", [Turn(r, v) for r, v in turns])
 
@@ -117,8 +118,8 @@ HALLU = [
 
 
 def test_hallucinated_calls_filtered_for_planner_and_caller_not_backbone():
-    state = convert.BuildState()
-    samples = convert.role_samples(_traj(HALLU), state)
+    state = roles.BuildState()
+    samples = pipeline.role_samples(_traj(HALLU), state)
     assert [s.target for s in samples["planner"]] == ["b\n Next: caller.", "c\n Next: conclusion."]
     assert len(samples["caller"]) == 1
     assert prompts.HALLUCINATED_NAME not in samples["caller"][0].input  # skipped turn not in history
@@ -130,7 +131,7 @@ def test_hallucinated_calls_filtered_for_planner_and_caller_not_backbone():
 
 def test_role_prompts_and_targets():
     turns = HALLU[:1] + HALLU[4:7] + [("assistant", "c\n Next: conclusion."), ("conclusion", "done")]
-    s = convert.role_samples(_traj(turns), convert.BuildState())
+    s = pipeline.role_samples(_traj(turns), roles.BuildState())
     caller = s["caller"][0]
     assert caller.input.endswith("Action Input: the api call request. caller: ")
     assert "The thought of this step is:\nb\n Next: caller.\n" in caller.input

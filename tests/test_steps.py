@@ -56,8 +56,8 @@ def test_tools_are_the_trajectory_tools(steps):
 
 def test_roles_from_the_test_file_format(tmp_path):
     """The test file's label format (" Next: caller.", unlabeled thoughts) is read like the training one."""
-    from umi_lib import convert
+    from umi_lib.data import pipeline
 
-    report = convert.convert_roles(OOD, tmp_path)
+    report = pipeline.convert_roles(OOD, tmp_path)
     assert dict(report.samples) == {"backbone": 1547, "planner": 1547, "caller": 1146, "summarizer": 293}
     assert report.notes["summarizer_none_answers_skipped"] == 1 and not report.rejected

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import DATA
 
-from umi_lib.formats import FormatError, Report, parse_tool_message, read_tooleval_answers
+from umi_lib.data.readers import parse_tool_message, read_tooleval_answers
+from umi_lib.data.records import FormatError, Report
 
 FILES = sorted((DATA / "toolbench" / "tooleval_cot").glob("*.json*"))
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from umi_lib import convert
-from umi_lib.formats import Report, Tool, Trajectory, Turn
+from umi_lib.data import budget, roles
+from umi_lib.data.records import Report, Tool, Trajectory, Turn
 
 
 def words(text: str) -> int:
@@ -23,39 +23,39 @@ def traj(n_calls: int) -> Trajectory:
 
 
 def test_fits_by_dropping_oldest_turns():
-    sample = convert.planner_samples(traj(6), convert.BuildState())[-1]
+    sample = roles.planner_samples(traj(6), roles.BuildState())[-1]
     full = words(sample.input) + words(sample.target)
-    budget = full - 60
-    fitted = convert.fit_sample(sample, words, budget, reserve=0)
+    limit = full - 60
+    fitted = budget.fit_sample(sample, words, limit, reserve=0)
     assert fitted is not None and fitted.dropped_turns > 0
-    assert words(fitted.input) + words(fitted.target) <= budget
+    assert words(fitted.input) + words(fitted.target) <= limit
     assert fitted.target == "final\n Next: conclusion."
     history = fitted.input.split("The conversation history is:\n")[1]
     assert history.startswith("user: the query</s>")  # the query stays
     assert "thought 0" not in fitted.input and "obs 5" in fitted.input  # oldest gone, newest kept
     # minimal: dropping one turn fewer would not fit
-    assert words(convert.rerender(sample, fitted.dropped_turns - 1)) + words(sample.target) > budget
+    assert words(budget.rerender(sample, fitted.dropped_turns - 1)) + words(sample.target) > limit
 
 
 def test_sample_that_fits_is_untouched():
-    sample = convert.planner_samples(traj(1), convert.BuildState())[0]
+    sample = roles.planner_samples(traj(1), roles.BuildState())[0]
     before = sample.input
-    assert convert.fit_sample(sample, words, 10_000).input == before
+    assert budget.fit_sample(sample, words, 10_000).input == before
     assert sample.dropped_turns == 0
 
 
 def test_impossible_budget_is_a_counted_reject():
-    samples = convert.planner_samples(traj(2), convert.BuildState())
+    samples = roles.planner_samples(traj(2), roles.BuildState())
     report = Report()
-    kept = list(convert.fit_samples(samples, words, 20, report))
+    kept = list(budget.fit_samples(samples, words, 20, report))
     assert kept == [] and report.rejected["too_long"] == len(samples)
     assert all(r.reason == "too_long" for r in report.rejects)
 
 
 def test_shortened_samples_are_counted_and_marked():
-    samples = convert.caller_samples(traj(6), convert.BuildState())
+    samples = roles.caller_samples(traj(6), roles.BuildState())
     report = Report()
-    kept = list(convert.fit_samples(samples, words, 200, report))
+    kept = list(budget.fit_samples(samples, words, 200, report))
     shortened = [s for s in kept if s.dropped_turns]
     assert shortened and report.notes["shortened_caller"] == len(shortened)
     assert all(s.to_json()["dropped_history_turns"] == s.dropped_turns for s in shortened)
@@ -68,7 +68,7 @@ def test_cli_budget_with_a_real_tokenizer(tmp_path, capsys):
     from conftest import TRAIN_EXAMPLE
 
     from umi_lib.cli import main
-    from umi_lib.models import token_counter
+    from umi_lib.train.bases import token_counter
 
     stage1 = str(TRAIN_EXAMPLE / "raw_data" / "raw_data_stage_1.json.gz")
     args = ["convert", "stage1", "--stage1", stage1, "--out", str(tmp_path), "--max-tokens", "1536"]

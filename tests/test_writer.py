@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from umi_lib.formats import JsonListWriter, dump_json_list
+from umi_lib.data.jsonio import JsonListWriter, dump_json_list
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),

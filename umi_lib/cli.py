@@ -22,38 +22,41 @@ import json
 import sys
 from collections.abc import Sequence
 
-from umi_lib import convert
 from umi_lib.config import ConfigError
-from umi_lib.envs import EnvError
-from umi_lib.formats import FormatError, Report
-from umi_lib.models import ModelError
+from umi_lib.data import pipeline
+from umi_lib.data.budget import Budget
+from umi_lib.data.records import FormatError, Report
+from umi_lib.data.steps import extract_steps
+from umi_lib.names import SYSTEMS, TRAINED_SYSTEMS
+from umi_lib.realtime.catalog import EnvError
+from umi_lib.train.bases import ModelError
 
 
-def _budget(args: argparse.Namespace) -> convert.Budget | None:
+def _budget(args: argparse.Namespace) -> Budget | None:
     if args.max_tokens is None:
         return None
     if args.compat:
         raise ConfigError("--max-tokens changes the samples; it cannot be combined with --compat")
-    from umi_lib.models import token_counter
+    from umi_lib.train.bases import token_counter
 
-    return convert.Budget(token_counter(args.tokenizer), args.max_tokens)
+    return Budget(token_counter(args.tokenizer), args.max_tokens)
 
 
 def _convert(args: argparse.Namespace) -> Report:
     budget = _budget(args)
     if args.source == "toolbench":
-        return convert.convert_toolbench(args.answers, args.out, args.exclude_ids, args.compat, budget)
+        return pipeline.convert_toolbench(args.answers, args.out, args.exclude_ids, args.compat, budget)
     if args.source == "stage1":
-        return convert.convert_stage1_file(args.stage1, args.out, args.compat, budget)
-    return convert.convert_roles(args.stage2, args.out, args.compat, budget)
+        return pipeline.convert_stage1_file(args.stage1, args.out, args.compat, budget)
+    return pipeline.convert_roles(args.stage2, args.out, args.compat, budget)
 
 
 def _steps(args: argparse.Namespace) -> Report:
-    return convert.extract_steps(args.test, args.out, compat=args.compat)
+    return extract_steps(args.test, args.out, compat=args.compat)
 
 
 def _score(args: argparse.Namespace) -> Report:
-    from umi_lib.score import score_file, summary
+    from umi_lib.evaluation.score import score_file, summary
 
     result = score_file(args.predictions, args.out, args.seed, args.resamples, progress=True)
     print(summary(result))
@@ -64,7 +67,7 @@ def _score(args: argparse.Namespace) -> Report:
 
 def _train(args: argparse.Namespace) -> Report:
     from umi_lib.config import load_profile
-    from umi_lib.train import train_system
+    from umi_lib.train.stages import train_system
 
     run = train_system(load_profile(args.profile), args.system, args.max_steps, progress=not args.quiet)
     report = Report(read=len(run.stages), converted=sum(s.trained for s in run.stages))
@@ -78,26 +81,27 @@ def _train(args: argparse.Namespace) -> Report:
 def _eval_static(args: argparse.Namespace) -> Report:
     import dataclasses
 
-    from umi_lib import static
     from umi_lib.config import load_profile
+    from umi_lib.evaluation import selection, static
+    from umi_lib.workbook.rollouts import static_summary
 
     profile = load_profile(args.profile)
     overrides = {"limit": args.limit, "per_trajectory": args.steps_per_trajectory}
     profile.eval = dataclasses.replace(profile.eval, **{k: v for k, v in overrides.items() if v is not None})
-    steps = static.eval_steps(profile)
+    steps = selection.eval_steps(profile)
     if args.endpoint:
         run = static.evaluate_endpoint(profile, args.endpoint, args.model, steps)
     elif args.released:
         run = static.evaluate_released(profile, steps)
     else:
-        from umi_lib import glpft
+        from umi_lib.train.loaded import load_all
 
         if args.backend == "vllm":
             run = static.evaluate_system(None, profile, args.system, steps, backend="vllm")
         else:
-            loaded = glpft.load_all(profile, () if args.system == "base" else (args.system,))
+            loaded = load_all(profile, () if args.system == "base" else (args.system,))
             run = static.evaluate_system(loaded, profile, args.system, steps)
-    print(static.summary([run]).to_string())
+    print(static_summary([run]).to_string())
     report = Report(read=len(steps), converted=run.steps)
     report.note(f"predictions: {run.predictions}")
     report.note(f"metrics: {run.metrics_file}")
@@ -107,25 +111,32 @@ def _eval_static(args: argparse.Namespace) -> Report:
 def _eval_realtime(args: argparse.Namespace) -> Report:
     import dataclasses
 
-    from umi_lib import envs, realtime, static
+    from umi_lib.agent.build import make_agent
     from umi_lib.config import load_profile
+    from umi_lib.paths import runs_dir
+    from umi_lib.realtime import catalog, dispatch, virtual
+    from umi_lib.realtime import run as realtime
+    from umi_lib.train.loaded import load_all
+    from umi_lib.workbook import rollouts
 
     profile = load_profile(args.profile)
     overrides = {"queries": args.queries, "method": args.method, "groups": args.groups}
     profile.realtime = dataclasses.replace(profile.realtime, **{k: v for k, v in overrides.items() if v is not None})
-    policy = envs.MissPolicy(nearest=args.nearest, simulator_url=args.simulator_url,
+    policy = dispatch.MissPolicy(nearest=args.nearest, simulator_url=args.simulator_url,
                              simulator_model=args.simulator_model or "",
-                             simulated_file=str(realtime.runs_dir(profile.name) / "simulated.jsonl"))  # fmt: skip
-    env = envs.HttpEnv(args.env_url, envs.Catalog.load()) if args.env_url else envs.load_env(policy, args.stb_cache)
+                             simulated_file=str(runs_dir(profile.name) / "simulated.jsonl"))  # fmt: skip
+    env = (
+        virtual.HttpEnv(args.env_url, catalog.Catalog.load())
+        if args.env_url
+        else dispatch.load_env(policy, args.stb_cache)
+    )
     queries = realtime.select_queries(profile, env.catalog)
-    from umi_lib import glpft
-
-    loaded = glpft.load_all(profile, () if args.system == "base" else (args.system,))
-    run = realtime.run_system(static.make_agent(loaded, profile, args.system), profile, args.system, env, queries)
-    print(realtime.summary([run]).to_string())
-    judge = realtime.judge_from_env()
+    loaded = load_all(profile, () if args.system == "base" else (args.system,))
+    run = realtime.run_system(make_agent(loaded, profile, args.system), profile, args.system, env, queries)
+    print(rollouts.realtime_summary([run]).to_string())
+    judge = rollouts.judge_from_env()
     if judge is not None:
-        print(realtime.judge_runs([run], profile, judge).to_string())
+        print(rollouts.judge_runs([run], profile, judge).to_string())
     report = Report(read=len(queries), converted=len(run.rollouts))
     report.note(f"answers and metrics: {run.folder}")
     report.note(f"environment: {json.dumps(run.metrics['environment']['counts'])}")
@@ -167,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="GLPFT: train a system's adapters (resumes an interrupted run)")
     tr.add_argument("--profile", default=None, help="profile name or YAML path (default: UMI_PROFILE or cpu)")
-    tr.add_argument("--system", required=True, choices=["single-llm", "alpha-umi", "one-stage", "multi-task"])
+    tr.add_argument("--system", required=True, choices=TRAINED_SYSTEMS)
     tr.add_argument("--max-steps", type=int, default=None, help="cap optimizer steps per stage (quick checks)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.set_defaults(func=_train)
@@ -176,9 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev_sub = ev.add_subparsers(dest="kind", required=True)
     st = ev_sub.add_parser("static", help="teacher-forced steps of the test set -> predictions + metrics")
     st.add_argument("--profile", default=None, help="profile name or YAML path (default: UMI_PROFILE or cpu)")
-    st.add_argument(
-        "--system", default="alpha-umi", choices=["base", "single-llm", "one-stage", "multi-task", "alpha-umi"]
-    )
+    st.add_argument("--system", default="alpha-umi", choices=SYSTEMS)
     st.add_argument("--limit", type=int, default=None, help="at most N steps (whole trajectories, seeded order)")
     st.add_argument("--steps-per-trajectory", type=int, default=None, help="at most K seeded steps per trajectory")
     st.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
@@ -190,9 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rt = ev_sub.add_parser("realtime", help="rollouts against the offline replay environment (ReAct / DFSDT)")
     rt.add_argument("--profile", default=None, help="profile name or YAML path (default: UMI_PROFILE or cpu)")
-    rt.add_argument(
-        "--system", default="alpha-umi", choices=["base", "single-llm", "one-stage", "multi-task", "alpha-umi"]
-    )
+    rt.add_argument("--system", default="alpha-umi", choices=SYSTEMS)
     rt.add_argument("--method", default=None, choices=["dfsdt", "react"], help="default: the profile's")
     rt.add_argument("--queries", type=int, default=None, help="at most N queries (seeded order)")
     rt.add_argument("--groups", nargs="+", default=None, help="StableToolBench groups (default: the profile's)")

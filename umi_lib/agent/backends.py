@@ -1,0 +1,234 @@
+"""Backends for the agents: how a role's prompts become text.
+
+* :class:`AdapterBackend`: one base in memory, one LoRA adapter per role, batched left-padded generation;
+* :class:`ModelPerRoleBackend`: the official style, one full model per role loaded in turn (and the
+  released checkpoints);
+* :class:`VLLMBackend`: vLLM with one LoRA per role (GPU);
+* :class:`OpenAIBackend`: any OpenAI-compatible completions endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from umi_lib import prompts as P
+from umi_lib.agent.agents import GenParams, clean_output
+
+
+def generate_batched(
+    model, tok, texts: Sequence[str], params: GenParams, batch_size: int, max_input_tokens: int, desc: str = ""
+) -> list[str]:
+    """Greedy (or seeded) continuations of ``texts``, in length-sorted left-padded batches, input order kept.
+
+    Prompts keep their last ``max_input_tokens`` tokens (the official collator's left truncation).
+    """
+    import torch
+
+    from umi_lib.train.loading import map_separator
+
+    encoded = [tok(map_separator(t, tok))["input_ids"][-max_input_tokens:] for t in texts]
+    order = sorted(range(len(encoded)), key=lambda k: len(encoded[k]))
+    outputs: list[str] = [""] * len(encoded)
+    device = next(model.parameters()).device
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    model.eval()
+    bar = tqdm(total=len(order), desc=desc, unit="prompt", leave=False, disable=not desc)
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        width = max(len(encoded[k]) for k in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, k in enumerate(batch):  # left padding: the new tokens follow every prompt directly
+            ids[row, width - len(encoded[k]) :] = torch.tensor(encoded[k])
+            mask[row, width - len(encoded[k]) :] = 1
+        if params.do_sample:
+            torch.manual_seed(params.seed + start)
+        with torch.no_grad():
+            out = model.generate(
+                input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=params.max_new_tokens,
+                do_sample=params.do_sample, temperature=params.temperature if params.do_sample else None,
+                top_p=None, top_k=None, pad_token_id=pad, eos_token_id=tok.eos_token_id,
+            )  # fmt: skip
+        for row, k in enumerate(batch):
+            outputs[k] = tok.decode(out[row, width:], skip_special_tokens=True)
+        bar.update(len(batch))
+    bar.close()
+    return outputs
+
+
+@dataclass
+class AdapterBackend:
+    """One base, one adapter per role (``None`` = the bare base); switching is ``set_adapter``."""
+
+    model: Any
+    tokenizer: Any
+    adapters: dict[str, str | None]
+    batch_size: int = 8
+    max_input_tokens: int = 3750  # the official inference script's max_input_length
+    progress: bool = True
+
+    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
+        import contextlib
+
+        adapter = self.adapters[role]
+        if adapter is None and hasattr(self.model, "disable_adapter"):
+            ctx = self.model.disable_adapter()
+        else:
+            ctx = contextlib.nullcontext()
+            if adapter is not None:
+                self.model.set_adapter(adapter)
+        desc = f"{role} ({adapter or 'base'})" if self.progress else ""
+        with ctx:
+            raw = generate_batched(self.model, self.tokenizer, prompts, params, self.batch_size,
+                                   self.max_input_tokens, desc)  # fmt: skip
+        return [clean_output(t, params.stop) for t in raw]
+
+
+@dataclass
+class ModelPerRoleBackend:
+    """A full model per role, loaded when its role is first asked and dropped before the next one.
+
+    ``models`` maps roles to registry names, Hub ids or folders, e.g. the released checkpoints
+    :data:`RELEASED`. This is how the official pipeline holds its models (one on the device at a time).
+    """
+
+    models: dict[str, str]
+    batch_size: int = 1
+    max_input_tokens: int = 3750
+    quantization: str = "auto"
+    progress: bool = True
+    loaded: tuple[str, Any, Any] | None = None
+
+    def _load(self, role: str):
+        if self.loaded is None or self.loaded[0] != role:
+            import gc
+
+            from umi_lib.train.loading import load_base
+
+            self.loaded = None
+            gc.collect()
+            model, tok, _ = load_base(self.models[role], self.quantization)
+            self.loaded = (role, model, tok)
+        return self.loaded[1], self.loaded[2]
+
+    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
+        model, tok = self._load(role)
+        desc = role if self.progress else ""
+        raw = generate_batched(model, tok, prompts, params, self.batch_size, self.max_input_tokens, desc)
+        return [clean_output(t, params.stop) for t in raw]
+
+
+@dataclass
+class VLLMBackend:
+    """vLLM with multi-LoRA: one base on the GPU, one LoRA folder per role (``None``: the bare base).
+
+    Optional (``pip install vllm``, CUDA): imported on first use only, so CPU installs never need it. Prompts
+    are tokenized here with the same separator mapping and left truncation as :func:`generate_batched`, and vLLM
+    batches and schedules them itself. Greedy is ``temperature=0``; sampling is seeded per request.
+    """
+
+    base: str
+    adapters: dict[str, str | None]
+    max_input_tokens: int = 3750
+    max_lora_rank: int = 64
+    engine_args: dict[str, Any] = field(default_factory=dict)  # passed to ``vllm.LLM`` (e.g. gpu_memory_utilization)
+    progress: bool = True
+    llm: Any = None
+
+    def _engine(self):
+        if self.llm is None:
+            try:
+                import vllm
+            except ImportError as exc:
+                from umi_lib.train.bases import ModelError
+
+                raise ModelError("the vLLM backend needs `pip install vllm` on a CUDA machine; "
+                                 "the transformers backend (AdapterBackend) runs everywhere") from exc  # fmt: skip
+            loras = {f for f in self.adapters.values() if f is not None}
+            self.llm = vllm.LLM(model=self.base, enable_lora=bool(loras), max_lora_rank=self.max_lora_rank,
+                                max_loras=max(1, len(loras)), **self.engine_args)  # fmt: skip
+        return self.llm
+
+    def lora_request(self, role: str):
+        """The role's adapter as a ``LoRARequest``; its integer id is stable per folder (vLLM caches by id)."""
+        folder = self.adapters[role]
+        if folder is None:
+            return None
+        from vllm.lora.request import LoRARequest
+
+        folders = sorted({str(f) for f in self.adapters.values() if f is not None})
+        return LoRARequest(role, folders.index(str(folder)) + 1, str(folder))
+
+    def sampling_params(self, params: GenParams):
+        from vllm import SamplingParams
+
+        return SamplingParams(max_tokens=params.max_new_tokens,
+                              temperature=params.temperature if params.do_sample else 0.0,
+                              seed=params.seed if params.do_sample else None,
+                              stop=list(params.stop) or None)  # fmt: skip
+
+    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
+        from umi_lib.train.loading import map_separator
+
+        llm = self._engine()
+        tok = llm.get_tokenizer()
+        requests = [{"prompt_token_ids": tok(map_separator(p, tok))["input_ids"][-self.max_input_tokens :]}
+                    for p in prompts]  # fmt: skip
+        outs = llm.generate(requests, self.sampling_params(params), lora_request=self.lora_request(role),
+                            use_tqdm=self.progress)  # fmt: skip
+        return [clean_output(o.outputs[0].text, params.stop) for o in outs]
+
+
+RELEASED = {role: f"shenwzh3/alpha-umi-{role}-7b" for role in ("planner", "caller", "summarizer")}
+
+
+@dataclass
+class OpenAIBackend:
+    """An OpenAI-compatible text-completion endpoint (``POST {base_url}/completions``), one request per prompt.
+
+    ``model`` may differ per role through ``models``. Errors (HTTP, timeouts, malformed replies) become the
+    output ``"none"`` and are counted in :attr:`errors`, so one bad request never ends an evaluation.
+    """
+
+    base_url: str
+    model: str
+    api_key: str = ""
+    models: dict[str, str] = field(default_factory=dict)
+    timeout: float = 60.0
+    errors: Counter = field(default_factory=Counter)
+
+    def _complete(self, model: str, prompt: str, params: GenParams) -> str:
+        body = {"model": model, "prompt": prompt, "max_tokens": params.max_new_tokens,
+                "temperature": params.temperature if params.do_sample else 0.0}  # fmt: skip
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.do_sample:
+            body["seed"] = params.seed
+        req = urllib.request.Request(
+            self.base_url.rstrip("/") + "/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
+        )
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            reply = json.loads(resp.read().decode())
+        text = reply["choices"][0]["text"]
+        if not isinstance(text, str):
+            raise ValueError("choices[0].text is not a string")
+        return text
+
+    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
+        out = []
+        for p in prompts:
+            try:
+                out.append(clean_output(self._complete(self.models.get(role, self.model), p, params), params.stop))
+            except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+                self.errors[type(exc).__name__] += 1
+                out.append(P.NO_ANSWER)
+        return out

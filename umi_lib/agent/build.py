@@ -1,0 +1,63 @@
+"""A system's agent from its trained adapters: which adapter plays which role, with the profile's decoding.
+
+Systems: the four trained ones plus ``base`` (the untrained base, zero-shot, with the α-UMi role prompts).
+All share one base in memory (:func:`umi_lib.train.loaded.load_all`); only the adapter per role differs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from umi_lib.agent.agents import Agent, GenParams, MultiLLMAgent, SingleLLMAgent
+from umi_lib.agent.backends import AdapterBackend
+from umi_lib.config import ConfigError, Profile
+from umi_lib.names import BACKBONE, ROLES
+from umi_lib.train.loaded import Loaded
+
+
+def _params(profile: Profile) -> dict[str, GenParams]:
+    return {r: GenParams(max_new_tokens=profile.eval.max_new_tokens) for r in (*ROLES, BACKBONE)}
+
+
+def _role_adapters(system: str, adapters: dict[str, Any] | None) -> dict[str, Any]:
+    """Role → adapter for a backend: none for the bare base, the planner's (= global) as single-LLM backbone."""
+    if system == "base" or adapters is None:
+        return dict.fromkeys(ROLES)
+    if system == "single-llm":
+        return {"backbone": adapters["planner"]}
+    return dict(adapters)
+
+
+def _agent(system: str, backend: Any, params: dict[str, GenParams]) -> Agent:
+    return SingleLLMAgent(backend, params) if system == "single-llm" else MultiLLMAgent(backend, params)
+
+
+def make_agent(loaded: Loaded, profile: Profile, system: str) -> Agent:
+    """The agent of ``system`` over the shared base (``base``: no adapter, α-UMi prompts)."""
+    e, run = profile.eval, loaded.run
+    adapters = _role_adapters(system, None if system == "base" else loaded.adapters[system])
+    backend = AdapterBackend(run.model, run.tokenizer, adapters, e.batch_size, e.max_input_tokens)
+    return _agent(system, backend, _params(profile))
+
+
+def make_vllm_agent(profile: Profile, system: str) -> Agent:
+    """The agent of ``system`` on vLLM with multi-LoRA (GPU; the adapters are the folders notebook 02 saved)."""
+    from umi_lib.agent.backends import VLLMBackend
+    from umi_lib.train import stages
+    from umi_lib.train.bases import resolve_base
+
+    folders, rank = None, 64
+    if system != "base":
+        roles, folder = stages.ROLE_ADAPTERS[system], stages.system_dir(profile, system)
+        configs = {a: folder / a / "adapter_config.json" for a in set(roles.values())}
+        for adapter, config in configs.items():
+            if not config.is_file():
+                raise ConfigError(
+                    f"{system}: no trained adapter at {folder / adapter}; run `umi train --system {system}`"
+                )
+        folders = {role: str(folder / a) for role, a in roles.items()}
+        rank = max(json.loads(c.read_text())["r"] for c in configs.values())
+    backend = VLLMBackend(resolve_base(profile.base_model), _role_adapters(system, folders),
+                          profile.eval.max_input_tokens, rank)  # fmt: skip
+    return _agent(system, backend, _params(profile))

@@ -1,0 +1,85 @@
+"""Stage 2: a stage-1 chain → a labelled conversation (user, assistant thought, caller, observation,
+conclusion), with the official rules for Finish, give-up and observations.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from umi_lib import prompts as P
+from umi_lib.data.records import FormatError, RawChain, Report, Trajectory, Turn
+
+
+def _as_text(value: Any, report: Report, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    report.note(f"{what}_not_a_string")
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _finish_outcome(args: Any, content: str | None, compat: bool) -> str | None:
+    """Final answer of a Finish call, or None for a give-up (spec 1.3, including its salvage rules)."""
+    text = args if isinstance(args, str) else json.dumps(args)
+    try:
+        obj = args if isinstance(args, dict) else json.loads(args, strict=compat)
+        if obj["return_type"] == P.GIVE_UP_RETURN:
+            return None
+        return obj.get("final_answer", P.NO_ANSWER)
+    except Exception:  # any failure takes the official substring path (spec 1.3)
+        if P.GIVE_UP_RETURN in text:
+            return None
+        if P.FINAL_ANSWER_KEY_QUOTED in text:
+            tail = text[text.index(P.FINAL_ANSWER_KEY_QUOTED) + len(P.FINAL_ANSWER_KEY_QUOTED) :]
+            return tail.strip().strip("}").strip('"')
+        return content if content is not None else P.NO_ANSWER
+
+
+def _observation(content: str) -> Any:
+    try:
+        return json.loads(content)["response"]
+    except Exception:  # truncated envelopes are not JSON: take the raw text after "response": (spec 1.3)
+        if P.RESPONSE_KEY_QUOTED in content:
+            return content[content.index(P.RESPONSE_KEY_QUOTED) + len(P.RESPONSE_KEY_QUOTED) :]
+        return ""
+
+
+def stage2(item: RawChain, report: Report, compat: bool = False) -> Trajectory:
+    """Spec 1.3: messages after the system prompt and the wrapped query become labelled turns."""
+    turns = [Turn(P.ROLE_USER, item.instruction)]
+    for msg in item.chains[2:]:
+        role, content = msg["role"], msg.get("content")
+        if role == "user":
+            turns.append(Turn(P.ROLE_USER, content or ""))
+        elif role == "function":
+            turns.append(Turn(P.ROLE_OBSERVATION, _as_text(_observation(content), report, "observation")))
+        elif role == "assistant":
+            turns.extend(_assistant_turns(msg, report, compat))
+        else:
+            raise FormatError("unknown_role", f"{role!r} message after the query")
+    return Trajectory(item.tools, item.instruction, turns, item.source, item.record_id)
+
+
+def _assistant_turns(msg: dict[str, Any], report: Report, compat: bool) -> list[Turn]:
+    content, call = msg.get("content"), msg.get("function_call")
+    if not call:
+        report.note("thoughts_without_call")
+        if compat or content is None:
+            return []
+        return [Turn(P.ROLE_ASSISTANT, P.assistant_value(content, None))]
+    name, args = call["name"], call["arguments"]
+    if name == P.FINISH:
+        answer = _finish_outcome(args, content, compat)
+        if answer is None:
+            return [Turn(P.ROLE_ASSISTANT, P.assistant_value(content, P.NEXT_GIVE_UP))]
+        return [
+            Turn(P.ROLE_ASSISTANT, P.assistant_value(content, P.NEXT_CONCLUSION)),
+            Turn(P.ROLE_CONCLUSION, _as_text(answer, report, "final_answer")),
+        ]
+    if not isinstance(args, str):
+        report.note("arguments_not_a_string")
+        args = json.dumps(args, indent=2)
+    return [
+        Turn(P.ROLE_ASSISTANT, P.assistant_value(content, P.NEXT_CALLER)),
+        Turn(P.ROLE_CALLER, P.caller_value(name, args)),
+    ]

@@ -1,0 +1,168 @@
+"""Static evaluation (Table 1): every selected test step, gold history, agent prediction, official scoring.
+
+Steps are processed in chunks; within a chunk the agent batches all planner prompts, then all caller
+prompts, then all summarizer prompts. Finished chunks are appended to ``<predictions>.partial.jsonl``, so a
+crashed run restarts at the first unfinished chunk. The final prediction file is in the official format
+(``umi score`` reads it) and its metrics go to ``runs/<profile>/metrics/<name>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from umi_lib.agent.agents import Agent, MultiLLMAgent
+from umi_lib.agent.build import _params, make_agent, make_vllm_agent
+from umi_lib.config import ConfigError, Profile
+from umi_lib.data.jsonio import atomic_write_text, dump_json_list
+from umi_lib.evaluation.score import score_file
+from umi_lib.paths import runs_dir
+from umi_lib.train.loaded import Loaded
+
+KEEP = ("tools", "reference", "trajectory", "step", "plan")
+
+
+def select_steps(
+    steps: Sequence[dict[str, Any]], limit: int | None = None, per_trajectory: int | None = None, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Sub-sample: at most ``per_trajectory`` seeded steps of each trajectory, then the first ``limit``
+    trajectories' worth in a seeded order (whole trajectories, so the bootstrap stays meaningful)."""
+    by_traj: dict[Any, list[dict[str, Any]]] = {}
+    for s in steps:
+        by_traj.setdefault(s.get("trajectory"), []).append(s)
+    rng = random.Random(seed)
+    keys = list(by_traj)
+    rng.shuffle(keys)
+    chosen: list[dict[str, Any]] = []
+    for key in keys:
+        group = by_traj[key]
+        if per_trajectory is not None and len(group) > per_trajectory:
+            group = sorted(rng.sample(group, per_trajectory), key=lambda s: s.get("step", 0))
+        chosen.extend(group)
+        if limit is not None and len(chosen) >= limit:
+            return chosen[:limit]
+    return chosen
+
+
+@dataclass
+class EvalRun:
+    """Where a static evaluation wrote its files, and what happened."""
+
+    name: str
+    predictions: Path
+    metrics_file: Path
+    metrics: dict[str, Any]
+    steps: int
+    seconds: float
+    counts: Counter = field(default_factory=Counter)
+
+
+def _done_chunks(partial: Path) -> dict[int, list[str]]:
+    done: dict[int, list[str]] = {}
+    if not partial.exists():
+        return done
+    for line in partial.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+            done[int(rec["chunk"])] = [str(p) for p in rec["predictions"]]
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line after a crash: that chunk runs again
+    return done
+
+
+def run_static(
+    agent: Agent,
+    steps: Sequence[dict[str, Any]],
+    name: str,
+    pred_dir: Path,
+    metrics_dir: Path,
+    chunk_size: int = 64,
+    seed: int = 0,
+    resamples: int = 1000,
+    meta: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> EvalRun:
+    """Predict every step (resuming finished chunks), write the prediction file and its metrics."""
+    pred_path = Path(pred_dir) / f"{name}.json"
+    partial = pred_path.with_suffix(".partial.jsonl")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    done = _done_chunks(partial)
+    chunks = [steps[k : k + chunk_size] for k in range(0, len(steps), chunk_size)]
+    start = time.perf_counter()
+    bar = tqdm(total=len(steps), desc=f"static {name}", unit="step", disable=not progress)
+    predictions: list[str] = []
+    for c, chunk in enumerate(chunks):
+        if c not in done or len(done[c]) != len(chunk):
+            done[c] = agent.predict(chunk)
+            with partial.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"chunk": c, "predictions": done[c]}) + "\n")
+        predictions.extend(done[c])
+        bar.update(len(chunk))
+    bar.close()
+    items = [{**{k: s[k] for k in KEEP if k in s}, "predictions": p} for s, p in zip(steps, predictions, strict=True)]
+    dump_json_list(pred_path, items)
+    metrics_path = Path(metrics_dir) / f"{name}.json"
+    metrics = score_file(pred_path, metrics_path, seed, resamples)
+    seconds = time.perf_counter() - start
+    info = {"name": name, "steps": len(steps), "seconds": round(seconds, 1), "agent": dict(agent.counts)}
+    atomic_write_text(pred_path.with_suffix(".meta.json"), json.dumps({**info, **(meta or {})}, indent=2) + "\n")
+    os.remove(partial)
+    return EvalRun(name, pred_path, metrics_path, metrics, len(steps), seconds, Counter(agent.counts))
+
+
+def evaluate_system(
+    loaded: Loaded | None,
+    profile: Profile,
+    system: str,
+    steps: Sequence[dict[str, Any]],
+    backend: str = "transformers",
+) -> EvalRun:
+    """Predictions and metrics of ``system`` on ``steps`` (``backend="vllm"``: no ``loaded`` base needed)."""
+    agent = make_vllm_agent(profile, system) if backend == "vllm" else make_agent(loaded, profile, system)
+    meta = {"system": system, "backend": backend, "limit": profile.eval.limit,
+            "per_trajectory": profile.eval.per_trajectory,
+            "decoding": "greedy", "max_input_tokens": profile.eval.max_input_tokens}  # fmt: skip
+    base = runs_dir(profile.name)
+    return run_static(agent, steps, f"static_{system}", base / "predictions", base / "metrics", seed=profile.seed,
+                      meta=meta)  # fmt: skip
+
+
+def evaluate_endpoint(profile: Profile, base_url: str, model: str | None, steps: Sequence[dict[str, Any]]) -> EvalRun:
+    """Zero-shot evaluation of an OpenAI-compatible endpoint with the α-UMi role prompts (one model, 3 roles)."""
+    import os
+
+    from umi_lib.agent.backends import OpenAIBackend
+
+    if not model:
+        raise ConfigError("--endpoint needs --model")
+    backend = OpenAIBackend(base_url, model, os.environ.get("OPENAI_API_KEY", ""))
+    agent = MultiLLMAgent(backend, _params(profile))
+    base = runs_dir(profile.name)
+    name = "static_endpoint_" + "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
+    run = run_static(agent, steps, name, base / "predictions", base / "metrics", seed=profile.seed,
+                     meta={"endpoint": base_url, "model": model})  # fmt: skip
+    run.counts.update({f"http_{k}": v for k, v in backend.errors.items()})
+    return run
+
+
+def evaluate_released(
+    profile: Profile, steps: Sequence[dict[str, Any]], models: dict[str, str] | None = None
+) -> EvalRun:
+    """The released full α-UMi models (one per role, loaded one at a time; needs the Hub or local copies)."""
+    from umi_lib.agent import backends
+
+    models = dict(models or backends.RELEASED)
+    e = profile.eval
+    backend = backends.ModelPerRoleBackend(models, e.batch_size, e.max_input_tokens)
+    base = runs_dir(profile.name)
+    return run_static(MultiLLMAgent(backend, _params(profile)), steps, "static_released", base / "predictions",
+                      base / "metrics", seed=profile.seed, meta={"models": models})  # fmt: skip

@@ -1,0 +1,145 @@
+"""Notebook 04 in library calls: score prediction files and turn every metrics file into tables and figures.
+
+Until a model has been run, :func:`score_bundled` scores two prediction files made without a model (the
+oracle and a seeded degraded copy, :mod:`umi_lib.evaluation.model_free`), through the real code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from umi_lib.config import Profile
+from umi_lib.data.jsonio import dump_json_list, load_json
+from umi_lib.evaluation import model_free, paper
+from umi_lib.evaluation.metrics import OFFICIAL_KEYS, SCOPE, parse_output, score_item
+from umi_lib.evaluation.score import score_file
+from umi_lib.evaluation.selection import evaluation_steps, metrics_path
+from umi_lib.names import TABLE_COLUMNS  # noqa: E402
+from umi_lib.paths import runs_dir
+from umi_lib.train import logs
+from umi_lib.workbook import plots
+
+
+def score_bundled(profile: Profile, seed: int | None = None, resamples: int = 1000) -> dict[str, dict[str, Any]]:
+    """Write and score ``oracle`` and ``degraded`` predictions of the bundled test set.
+
+    Predictions go to ``runs/<profile>/predictions/``, metrics to ``runs/<profile>/metrics/<name>.json``.
+    """
+    seed = profile.seed if seed is None else seed
+    steps = evaluation_steps(profile)
+    files = {"oracle": model_free.oracle(steps), "degraded": model_free.degraded(steps, seed)[0]}
+    out = {}
+    for name, items in files.items():
+        pred_path = runs_dir(profile.name) / "predictions" / f"{name}.json"
+        dump_json_list(pred_path, items)
+        out[name] = score_file(pred_path, metrics_path(profile, name), seed, resamples)
+    return out
+
+
+def _ci(result: Mapping[str, Any], key: str) -> str:
+    low, high = result.get("ci95", {}).get(key, [None, None])
+    return "" if low is None or high is None else f"[{100 * low:.2f}, {100 * high:.2f}]"
+
+
+def results_table(results: Mapping[str, Mapping[str, Any]], paper_rows: Sequence[str] = ()) -> pd.DataFrame:
+    """Table-1 columns ×100 with 95% intervals, one row per run, then the paper's rows (OOD) marked as such."""
+    rows = []
+    for name, r in results.items():
+        row: dict[str, Any] = {"run": name, "steps": r["steps"]["total"]}
+        for key, col in TABLE_COLUMNS.items():
+            row[col] = round(100 * r[key], 2)
+            row[f"{col} 95% CI"] = _ci(r, key)
+        rows.append(row)
+    for name in paper_rows:
+        values = paper.table1(name, "OOD")
+        row = {"run": f"paper: {name} (Table 1, OOD)", "steps": None}
+        row.update({col: round(100 * values[key], 2) for key, col in TABLE_COLUMNS.items()})
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("run")
+    table["steps"] = table["steps"].astype("Int64")
+    return table
+
+
+def diagnostics(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Per run: steps, rejected items, official-script crash cases and parse failures (counts)."""
+    rows = []
+    for name, r in results.items():
+        row = {"run": name, "steps": r["steps"]["total"], "rejected items": sum(r.get("rejected", {}).values())}
+        row.update({f"crash: {k}": v for k, v in r["official_crashes"].items()})
+        row.update({f"parse: {k}": v for k, v in r["parse_failures"].items()})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("run").fillna(0).astype(int)
+
+
+def _short(text: str, n: int = 90) -> str:
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _describe(p) -> str:
+    if p.answer is not None:
+        return f"{p.plan}: " + _short(p.answer, 60) + f" ({len(p.answer.split())} words)"
+    return _short(f"{p.plan}: {p.action or ''} {p.action_input or ''}".strip())
+
+
+def metric_examples(profile: Profile) -> pd.DataFrame:
+    """For each metric, one degraded step that loses on it: reference, prediction, the step's value."""
+    pred_path = runs_dir(profile.name) / "predictions" / "degraded.json"
+    items = load_json(pred_path)
+    scored = [(i, score_item(i)) for i in items]
+    rows = []
+    for key in OFFICIAL_KEYS:
+        for item, s in scored:
+            value = s.values.get(key)
+            if value is None or (value == 0.0 if key == "hallu_rate" else value >= 1.0 - 1e-6):
+                continue
+            if key.endswith("f1") and s.values["action_em"] < 1.0:
+                continue  # show an argument mistake, not a wrong tool
+            ref, pred = parse_output(item["reference"]), parse_output(item["predictions"])
+            rows.append(
+                {
+                    "metric": key,
+                    "averaged over": SCOPE[key],
+                    "reference": _describe(ref),
+                    "prediction": _describe(pred),
+                    "step value": round(value, 4),
+                }
+            )
+            break
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def _save(fig, name: str, profile: Profile):
+    plots.save(fig, f"04_{name}_{profile.name}")
+    return fig
+
+
+def table1_plot(results: Mapping[str, Mapping], profile: Profile, paper_rows: Sequence[str] = ()):
+    rows = {name: paper.table1(name, "OOD") for name in paper_rows}
+    fig = plots.table1_figure(results, rows, "Static evaluation, out-of-domain test set", paper.CITATION)
+    return _save(fig, "table1", profile)
+
+
+def confusion_plot(results: Mapping[str, Mapping], profile: Profile, run: str):
+    return _save(plots.confusion_figure(results[run], f"Planner decisions: {run}"), f"confusion_{run}", profile)
+
+
+def by_step_plot(results: Mapping[str, Mapping], profile: Profile):
+    return _save(plots.by_step_figure(results), "by_step", profile)
+
+
+def by_group_plot(results: Mapping[str, Mapping], profile: Profile):
+    return _save(plots.by_group_figure(results), "by_group", profile)
+
+
+def loss_plot(profile: Profile, system: str = "glpft"):
+    """Loss curves of every GLPFT stage logged under ``runs/<profile>/logs/<system>/``.
+
+    Before any training the figure is an empty panel saying so, and nothing is written to ``figures/``.
+    """
+    curves = logs.read_run(profile.name, system)
+    fig = plots.loss_figure(curves)
+    return _save(fig, f"loss_{system}", profile) if any(curves.values()) else fig

@@ -1,0 +1,193 @@
+"""Notebook 03 in library calls: static-evaluation tables and a step viewer, then the real-time rollouts'
+proxies, a rollout as a tree, and (with ``UMI_JUDGE_URL``/``UMI_JUDGE_MODEL``) judged pass and win rates.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from umi_lib import prompts as P
+from umi_lib.config import ConfigError, Profile
+from umi_lib.data.jsonio import atomic_write_text
+from umi_lib.data.readers import read_tooleval_answers
+from umi_lib.data.records import Report
+from umi_lib.evaluation import paper
+from umi_lib.evaluation.metrics import parse_output, score_item
+from umi_lib.evaluation.static import EvalRun
+from umi_lib.paths import data_path
+from umi_lib.realtime.run import RealtimeRun
+from umi_lib.realtime.search import Node, Rollout
+
+
+def static_summary(runs: Sequence[EvalRun]) -> pd.DataFrame:
+    """Table-1 columns ×100 per system, with steps, seconds and the agent's counts."""
+    rows = []
+    for r in runs:
+        m = r.metrics
+        row = {"system": r.name.removeprefix("static_"), "steps": r.steps, "steps/s": round(r.steps / r.seconds, 2)}
+        row.update({k: round(100 * m[k], 1) for k in ("plan_em", "action_em", "hallu_rate", "f1", "rouge")})
+        row["unparseable"] = sum(v for k, v in r.counts.items() if "without" in k or "unparseable" in k)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("system")
+
+
+def _cell(text: str, ok: bool | None) -> str:
+    color = "" if ok is None else ("#e6f4e6" if ok else "#f8e0e0")
+    return f'<td style="background:{color};vertical-align:top;font-size:80%">{html.escape(text[:160])}</td>'
+
+
+def trajectory_view(runs: Sequence[EvalRun], steps: Sequence[dict[str, Any]], n: int = 4):
+    """HTML: for ``n`` steps, the reference and each system's plan, action and answer; green right, red wrong."""
+    from IPython.display import HTML
+
+    from umi_lib.data.jsonio import load_json
+
+    preds = {r.name.removeprefix("static_"): load_json(r.predictions) for r in runs}
+    head = "<tr><th>step</th><th>reference</th>" + "".join(f"<th>{html.escape(s)}</th>" for s in preds) + "</tr>"
+    rows = []
+    for k, step in enumerate(steps[:n]):
+        ref = parse_output(step["reference"])
+        last = step["history"].rsplit("observation: ", 1)[-1][:120] if "observation: " in step["history"] else ""
+        ref_text = f"{ref.plan}: {ref.action or ''} {ref.action_input or ''}{ref.answer or ''}"
+        cells = [
+            f"<td>#{step.get('trajectory')}.{step.get('step')}<br><i>{html.escape(last)}</i></td>",
+            _cell(ref_text, None),
+        ]
+        for items in preds.values():
+            item = items[k]
+            p = parse_output(item["predictions"])
+            s = score_item(item)
+            ok = s.values["plan_em"] == 1.0 and s.values.get("action_em", 1.0) == 1.0
+            thought = item["predictions"].split("</s>")[0].removeprefix("asssitant: ")
+            text = f"{p.plan}: {p.action or ''} {p.action_input or ''}{p.answer or ''} | thought: {thought}"
+            cells.append(_cell(text, ok))
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return HTML(f"<table>{head}{''.join(rows)}</table>")
+
+
+JUDGE_URL_ENV, JUDGE_MODEL_ENV = "UMI_JUDGE_URL", "UMI_JUDGE_MODEL"
+
+
+def realtime_summary(runs: Sequence[RealtimeRun]) -> pd.DataFrame:
+    keys = ("finish_rate", "give_up_rate", "no_answer_rate", "answered_with_success_rate", "replay_hit_rate",
+            "hallucinated_tool_rate")  # fmt: skip
+    rows = []
+    for r in runs:
+        m = r.metrics
+        row = {"system": r.system, "queries": m["queries"], "calls/query": round(m["calls_per_query"] or 0, 2),
+               "steps/query": round(m["model_steps_per_query"] or 0, 2)}  # fmt: skip
+        row.update({k: None if m[k] is None else round(100 * m[k], 1) for k in keys})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("system")
+
+
+def _node_line(n: Node) -> str:
+    thought = n.thought.replace("\n", " ")[:100]
+    if n.action == P.FINISH:
+        mark = "ANSWER" if n.answered else ("GIVE UP" if n.plan == "give up" else "BAD FINISH")
+        return f"[{mark}] {thought} -> Finish {n.arguments[:120]}"
+    obs = n.observation.replace("\n", " ")[:100]
+    kind = n.outcome.kind if n.outcome else "?"
+    error = str(n.outcome.envelope.get("error", "")) if n.outcome else ""
+    if error:  # the agent does not see it (training format), but the reader should
+        kind += ": " + error.replace("\n", " ")[:80]
+    return f"{thought}\n    call {n.action}({n.arguments.replace(chr(10), ' ')[:80]}) [{kind}] -> {obs!r}"
+
+
+def tree_text(r: Rollout) -> str:
+    """The search tree as indented text: thoughts, calls, observations; a second child is a backtrack."""
+    lines = [f"query {r.query.group}/{r.query.query_id}: {r.query.query[:160]}",
+             f"stopped: {r.stopped}; {r.model_steps} agent steps; finish: {r.finish_type}"]  # fmt: skip
+
+    def walk(nodes: Sequence[Node], indent: str) -> None:
+        for k, n in enumerate(nodes):
+            tag = "backtrack, new try: " if k else ""
+            body = _node_line(n).replace("\n", "\n" + indent + "  ")
+            lines.append(f"{indent}- {tag}{body}")
+            walk(n.children, indent + "    ")
+
+    walk(r.roots, "")
+    return "\n".join(lines)
+
+
+def proxy_figure(runs: Sequence[RealtimeRun], profile: Profile):
+    from umi_lib.workbook import plots
+
+    keys = ("finish_rate", "give_up_rate", "answered_with_success_rate", "replay_hit_rate", "hallucinated_tool_rate")
+    values = {r.system: [100 * (r.metrics[k] or 0.0) for k in keys] for r in runs}
+    fig = plots.grouped_bars(values, [k.replace("_", " ").replace(" rate", "") for k in keys],
+                             f"Real-time proxies ({profile.realtime.method}, offline replay; not pass rates)",
+                             "% of queries (calls for hit/hallucination)")  # fmt: skip
+    plots.save(fig, f"03_realtime_proxies_{profile.name}")
+    return fig
+
+
+def judge_from_env():
+    """An :class:`~umi_lib.realtime.judge.OpenAIJudge` from ``UMI_JUDGE_URL``/``UMI_JUDGE_MODEL``, or None."""
+    from umi_lib.realtime.judge import OpenAIJudge
+
+    url, model = os.environ.get(JUDGE_URL_ENV), os.environ.get(JUDGE_MODEL_ENV)
+    if not url:
+        return None
+    if not model:
+        raise ConfigError(f"{JUDGE_URL_ENV} is set but {JUDGE_MODEL_ENV} is not")
+    return OpenAIJudge(url, model, os.environ.get("OPENAI_API_KEY", ""))
+
+
+def load_converted(folder: Path) -> dict[str, Any]:
+    report = Report()
+    out = {}
+    for path in sorted((folder / "converted").glob("*.json")):
+        for ans in read_tooleval_answers(path, report):
+            out[f"{path.stem}/{ans.query_id}"] = ans
+    return out
+
+
+def judge_runs(runs: Sequence[RealtimeRun], profile: Profile, judge: Any, samples: int = 3) -> pd.DataFrame:
+    """Pass rate per system (and win rate vs the bundled ChatGPT-ReACT answers of the same queries)."""
+    from umi_lib.realtime.judge import pass_rate, win_rate
+
+    wanted = {f"{x.query.group}/{x.query.query_id}" for r in runs for x in r.rollouts}
+    ref = {}
+    for group in profile.realtime.groups:
+        path = data_path(f"toolbench/tooleval_cot/{group}.json")
+        if path.exists():
+            answers_ = (a for a in read_tooleval_answers(path, Report()) if f"{group}/{a.query_id}" in wanted)
+            ref.update({f"{group}/{a.query_id}": a for a in answers_})
+    ref_pass = pass_rate(judge, ref, list(ref), samples, profile.seed) if ref else None  # only shared queries
+    rows = []
+    for r in runs:
+        first_log = len(judge.log)
+        answers_ = load_converted(r.folder)
+        ids = [f"{x.query.group}/{x.query.query_id}" for x in r.rollouts]
+        pr = pass_rate(judge, answers_, ids, samples, profile.seed)
+        row = {"system": r.system, "pass_rate": 100 * pr.pass_rate, "pass_mean": 100 * pr.mean,
+               "pass_std": 100 * pr.std, "queries": pr.queries}  # fmt: skip
+        common = [q for q in ids if q in ref]
+        if ref_pass and common:
+            wr = win_rate(judge, {q: ref[q] for q in common}, {q: answers_[q] for q in common if q in answers_},
+                          ref_pass.passed, pr.passed, seed=profile.seed)  # fmt: skip
+            row["win_rate"] = 100 * wr["win_rate"]
+        rows.append(row)
+        record = {"judge": judge.describe(), "samples": samples, "pass": pr.to_json(), "log": judge.log[first_log:]}
+        atomic_write_text(r.folder / "judge.json", json.dumps(record, indent=2, default=str) + "\n")
+    return pd.DataFrame(rows).set_index("system")
+
+
+def judged_figure(table: pd.DataFrame, profile: Profile):
+    """Our pass rates next to the paper's Table 2 (I1-Cat./I2-Cat. averaged)."""
+    from umi_lib.workbook import plots
+
+    values = {s: [table.loc[s, "pass_rate"]] for s in table.index}
+    for name, cols in paper.TABLE2.items():
+        values[f"paper: {name}"] = [sum(v[0] for v in cols.values()) / len(cols)]
+    fig = plots.grouped_bars(values, ["pass rate"], f"Pass rate vs {paper.TABLE2_CITATION}", "%")
+    plots.save(fig, f"03_realtime_pass_{profile.name}")
+    return fig
