@@ -22,6 +22,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from umi_lib import manifest
 from umi_lib.config import ConfigError
 from umi_lib.data import pipeline
 from umi_lib.data.budget import Budget
@@ -69,7 +70,9 @@ def _train(args: argparse.Namespace) -> Report:
     from umi_lib.config import load_profile
     from umi_lib.train.stages import train_system
 
-    run = train_system(load_profile(args.profile), args.system, args.max_steps, progress=not args.quiet)
+    run = train_system(
+        load_profile(args.profile), args.system, args.max_steps, progress=not args.quiet, force=args.force
+    )
     report = Report(read=len(run.stages), converted=sum(s.trained for s in run.stages))
     for s in run.stages:
         what = f"trained {s.samples} samples, {s.tokens} tokens in {s.seconds:.0f} s" if s.trained else "already done"
@@ -181,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--system", required=True, choices=TRAINED_SYSTEMS)
     tr.add_argument("--max-steps", type=int, default=None, help="cap optimizer steps per stage (quick checks)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.add_argument("--force", action="store_true", help="retrain every stage even if its adapter is current")
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("eval", help="evaluate a system")
@@ -214,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    manifest.set_command(sys.argv[1:] if argv is None else argv)
     try:
         report = args.func(args)
     except (FormatError, ConfigError, ModelError, EnvError) as exc:

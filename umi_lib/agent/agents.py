@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from umi_lib import prompts as P
@@ -63,6 +63,15 @@ class Agent:
 
     def predict(self, steps: Sequence[dict[str, Any]]) -> list[str]:
         raise NotImplementedError
+
+    def settings(self) -> dict[str, Any]:
+        """What decides this agent's outputs (for manifests): kind, decoding per role, prompt options, backend."""
+        out: dict[str, Any] = {"agent": type(self).__name__}
+        out["params"] = {role: asdict(p) for role, p in sorted(self.params.items())}
+        out.update({k: getattr(self, k) for k in ("official_role_name", "compat") if hasattr(self, k)})
+        describe = getattr(self.backend, "settings", None)
+        out["backend"] = describe() if callable(describe) else type(self.backend).__name__
+        return out
 
 
 @dataclass

@@ -74,6 +74,10 @@ class AdapterBackend:
     max_input_tokens: int = 3750  # the official inference script's max_input_length
     progress: bool = True
 
+    def settings(self) -> dict[str, Any]:
+        return {"kind": "adapters", "adapters": self.adapters, "batch_size": self.batch_size,
+                "max_input_tokens": self.max_input_tokens}  # fmt: skip
+
     def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
         import contextlib
 
@@ -105,6 +109,10 @@ class ModelPerRoleBackend:
     quantization: str = "auto"
     progress: bool = True
     loaded: tuple[str, Any, Any] | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return {"kind": "model-per-role", "models": self.models, "batch_size": self.batch_size,
+                "max_input_tokens": self.max_input_tokens, "quantization": self.quantization}  # fmt: skip
 
     def _load(self, role: str):
         if self.loaded is None or self.loaded[0] != role:
@@ -141,6 +149,9 @@ class VLLMBackend:
     engine_args: dict[str, Any] = field(default_factory=dict)  # passed to ``vllm.LLM`` (e.g. gpu_memory_utilization)
     progress: bool = True
     llm: Any = None
+
+    def settings(self) -> dict[str, Any]:
+        return {"kind": "vllm", "base": self.base, "adapters": self.adapters, "max_input_tokens": self.max_input_tokens}
 
     def _engine(self):
         if self.llm is None:

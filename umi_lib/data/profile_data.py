@@ -7,11 +7,11 @@ are missing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import chain
 from pathlib import Path
 
-from umi_lib import prompts
+from umi_lib import manifest, prompts
 from umi_lib.config import Profile
 from umi_lib.data import pipeline, roles, steps
 from umi_lib.data.budget import Budget
@@ -38,9 +38,38 @@ def training_reserve(count: Callable[[str], int]) -> int:
     return 2 + count(prompts.TRAINING_SYSTEM_PREFIX)
 
 
+DATA_FORMAT = 1  # bump when the conversion's output changes for the same inputs
+
+
+def data_dir(profile: Profile) -> Path:
+    return runs_dir(profile.name) / "data"
+
+
+def data_inputs(profile: Profile) -> dict:
+    """Everything the converted role files depend on: sources (hashed), conversion settings, tokenizer."""
+    d = profile.data
+    sources = {"answers_dir": d.answers_dir, "exclude_ids": d.exclude_ids, **{f: f for f in d.stage1_files}}
+    return {
+        "format": DATA_FORMAT,
+        "data": asdict(d),
+        "sources": {k: manifest.tree_digest(d.resolve(v)) for k, v in sources.items() if v},
+        "max_tokens": profile.max_tokens,
+        "tokenizer": profile.base_model,
+    }
+
+
+def data_is_current(profile: Profile) -> list[str]:
+    """Why the profile's converted data must be remade (empty: it is current)."""
+    out = data_dir(profile)
+    missing = [f for f in roles.ROLE_FILES.values() if not (out / f).is_file()]
+    if missing:
+        return [f"missing {', '.join(missing)}"]
+    return manifest.stale_reasons(out, data_inputs(profile))
+
+
 def prepare_data(profile: Profile, out_dir: str | Path | None = None, progress: bool = True) -> PreparedData:
     """Convert the profile's raw answers and stage-1 files into role files, and extract the test steps."""
-    out = Path(out_dir) if out_dir else runs_dir(profile.name) / "data"
+    out = Path(out_dir) if out_dir else data_dir(profile)
     count = token_counter(profile.base_model)
     state = roles.BuildState(compat=profile.data.compat)
     writers = pipeline.RoleWriters(out, extra=("stage2",))
@@ -53,6 +82,7 @@ def prepare_data(profile: Profile, out_dir: str | Path | None = None, progress: 
     limit = Budget(count, profile.max_tokens, training_reserve(count))
     report = pipeline.write_roles(sources, state, writers, None if d.compat else limit)
     report.write(out)
+    manifest.write(out, "role-data", data_inputs(profile))
     steps_file = out / "test_steps.json"
     steps_report = steps.extract_steps(d.resolve(d.test_file), steps_file, compat=d.compat)
     steps_report.write(out, "steps_report")

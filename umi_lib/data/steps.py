@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
+from umi_lib import manifest
 from umi_lib import prompts as P
 from umi_lib.data.jsonio import JsonListWriter
 from umi_lib.data.readers import (
@@ -51,8 +53,16 @@ def trajectory_steps(traj: Trajectory, index: int, report: Report, compat: bool 
     return steps
 
 
+STEPS_FORMAT = 2  # 2: items carry their history; bump when the items change for the same inputs
+
+
+def steps_inputs(test_file: str | os.PathLike, compat: bool = False) -> dict:
+    """What a test-step file depends on: the test file's bytes, the substitution order, the item format."""
+    return {"format": STEPS_FORMAT, "test_file": manifest.file_digest(test_file), "compat": compat}
+
+
 def extract_steps(test_file: str | os.PathLike, out_file: str | os.PathLike, compat: bool = False) -> Report:
-    """``umi steps``: write the static-evaluation items of a stage-2 test file."""
+    """``umi steps``: write the static-evaluation items of a stage-2 test file (and their manifest)."""
     report = Report()
     with JsonListWriter(out_file) as w:
         for k, traj in enumerate(read_trajectories(test_file, report)):
@@ -61,4 +71,5 @@ def extract_steps(test_file: str | os.PathLike, out_file: str | os.PathLike, com
             for item in items:
                 report.samples[item["plan"]] += 1
                 w.write(item)
+    manifest.write(out_file, "test-steps", steps_inputs(test_file, compat), test_file=Path(test_file).name)
     return report

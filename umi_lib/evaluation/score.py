@@ -23,6 +23,8 @@ from umi_lib.data.records import FormatError, Report
 from umi_lib.evaluation import rouge
 from umi_lib.evaluation.bootstrap import bootstrap
 from umi_lib.evaluation.metrics import OFFICIAL_KEYS, StepScore, aggregate, score_item
+from umi_lib.manifest import file_digest
+from umi_lib.manifest import write as write_manifest
 
 RESAMPLES = 1000
 
@@ -113,6 +115,8 @@ def score_file(
         atomic_write_text(out, json.dumps(result, indent=2) + "\n")
         rejects = "".join(json.dumps(asdict(r)) + "\n" for r in report.rejects)
         atomic_write_text(out.with_name(out.stem + "_rejects.jsonl"), rejects)
+        inputs = {"predictions": file_digest(predictions), "seed": seed, "resamples": resamples}
+        write_manifest(out, "metrics", inputs, predictions=Path(predictions).name)
     return result
 
 

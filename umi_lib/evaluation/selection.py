@@ -7,9 +7,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from umi_lib import manifest
 from umi_lib.config import Profile
 from umi_lib.data.jsonio import load_json
-from umi_lib.data.steps import extract_steps
+from umi_lib.data.steps import extract_steps, steps_inputs
 from umi_lib.evaluation.metrics import OFFICIAL_KEYS
 from umi_lib.evaluation.static import select_steps
 from umi_lib.paths import runs_dir
@@ -28,10 +29,14 @@ def tool_count_group(n_tools: int) -> str:
 def evaluation_steps(profile: Profile) -> list[dict[str, Any]]:
     """The profile's static-evaluation steps (from notebook 01's output, else extracted now)."""
     path = runs_dir(profile.name) / "data" / "test_steps.json"
-    steps = load_json(path) if path.exists() else None
-    if not steps or "history" not in steps[0]:  # missing, or written before steps carried their history
-        extract_steps(profile.data.resolve(profile.data.test_file), path, compat=profile.data.compat)
-        steps = load_json(path)
+    test_file = profile.data.resolve(profile.data.test_file)
+    reasons = (
+        ["missing"] if not path.exists() else manifest.stale_reasons(path, steps_inputs(test_file, profile.data.compat))
+    )
+    if reasons:
+        print(f"extracting the test steps into {path.name} ({'; '.join(reasons)})")
+        extract_steps(test_file, path, compat=profile.data.compat)
+    steps = load_json(path)
     for s in steps:
         s.setdefault("group", tool_count_group(len(s["tools"])))
     return steps
@@ -45,6 +50,8 @@ def load_metrics(profile: Profile) -> dict[str, dict[str, Any]]:
     """Every ``runs/<profile>/metrics/*.json``, by file stem; unreadable files are skipped with a warning."""
     found = {}
     for path in sorted((runs_dir(profile.name) / "metrics").glob("*.json")):
+        if path.name.endswith(manifest.SUFFIX):
+            continue
         try:
             result = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

@@ -20,6 +20,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from umi_lib import manifest
 from umi_lib.agent.agents import Agent, MultiLLMAgent
 from umi_lib.agent.build import _params, make_agent, make_vllm_agent
 from umi_lib.config import ConfigError, Profile
@@ -29,6 +30,7 @@ from umi_lib.paths import runs_dir
 from umi_lib.train.loaded import Loaded
 
 KEEP = ("tools", "reference", "trajectory", "step", "plan")
+EVAL_FORMAT = 1  # bump when predictions change for the same inputs
 
 
 def select_steps(
@@ -90,11 +92,26 @@ def run_static(
     resamples: int = 1000,
     meta: dict[str, Any] | None = None,
     progress: bool = True,
+    inputs: dict[str, Any] | None = None,
 ) -> EvalRun:
-    """Predict every step (resuming finished chunks), write the prediction file and its metrics."""
+    """Predict every step (resuming finished chunks), write the prediction file and its metrics.
+
+    Finished chunks are reused only if they were made from the same ``inputs`` (the agent's settings, the
+    steps, and whatever the caller adds, e.g. the adapters' manifests); otherwise they are discarded, saying why.
+    """
     pred_path = Path(pred_dir) / f"{name}.json"
     partial = pred_path.with_suffix(".partial.jsonl")
     partial.parent.mkdir(parents=True, exist_ok=True)
+    run_inputs = {"format": EVAL_FORMAT, "steps": manifest.digest([{k: s.get(k) for k in (*KEEP, "input", "history")}
+                                                                    for s in steps]),
+                  "chunk_size": chunk_size, **agent.settings(), **(inputs or {})}  # fmt: skip
+    if partial.exists():
+        reasons = manifest.stale_reasons(partial, run_inputs)
+        if reasons:
+            print(f"{name}: discarding finished chunks of an earlier run ({'; '.join(reasons)})")
+            partial.unlink()
+    if not partial.exists():
+        manifest.write(partial, "evaluation-chunks", run_inputs)
     done = _done_chunks(partial)
     chunks = [steps[k : k + chunk_size] for k in range(0, len(steps), chunk_size)]
     start = time.perf_counter()
@@ -110,12 +127,14 @@ def run_static(
     bar.close()
     items = [{**{k: s[k] for k in KEEP if k in s}, "predictions": p} for s, p in zip(steps, predictions, strict=True)]
     dump_json_list(pred_path, items)
+    manifest.write(pred_path, "predictions", run_inputs, **(meta or {}))
     metrics_path = Path(metrics_dir) / f"{name}.json"
     metrics = score_file(pred_path, metrics_path, seed, resamples)
     seconds = time.perf_counter() - start
     info = {"name": name, "steps": len(steps), "seconds": round(seconds, 1), "agent": dict(agent.counts)}
     atomic_write_text(pred_path.with_suffix(".meta.json"), json.dumps({**info, **(meta or {})}, indent=2) + "\n")
     os.remove(partial)
+    manifest.path_for(partial).unlink(missing_ok=True)
     return EvalRun(name, pred_path, metrics_path, metrics, len(steps), seconds, Counter(agent.counts))
 
 
@@ -133,7 +152,22 @@ def evaluate_system(
             "decoding": "greedy", "max_input_tokens": profile.eval.max_input_tokens}  # fmt: skip
     base = runs_dir(profile.name)
     return run_static(agent, steps, f"static_{system}", base / "predictions", base / "metrics", seed=profile.seed,
-                      meta=meta)  # fmt: skip
+                      meta=meta, inputs=system_inputs(profile, system))  # fmt: skip
+
+
+def system_inputs(profile: Profile, system: str) -> dict[str, Any]:
+    """The base and the trained adapters (their manifests' digests) a system's predictions depend on."""
+    from umi_lib.train import stages
+    from umi_lib.train.bases import resolve_base
+
+    out: dict[str, Any] = {"base_model": profile.base_model,
+                           "base_weights": manifest.weights_fingerprint(resolve_base(profile.base_model))}  # fmt: skip
+    if system != "base":
+        folder = stages.system_dir(profile, system)
+        out["adapters"] = {
+            a: manifest.stored_digest(folder / a) for a in sorted(set(stages.ROLE_ADAPTERS[system].values()))
+        }
+    return out
 
 
 def evaluate_endpoint(profile: Profile, base_url: str, model: str | None, steps: Sequence[dict[str, Any]]) -> EvalRun:

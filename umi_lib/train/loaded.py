@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from umi_lib.config import Profile
-from umi_lib.names import STAGES, TRAINED_SYSTEMS
+from umi_lib.names import TRAINED_SYSTEMS
 from umi_lib.train import samples, stages
 from umi_lib.train.bases import ModelError
 from umi_lib.train.recipes import load_recipe
@@ -46,7 +46,7 @@ def load_all(profile: Profile, systems: tuple[str, ...] = TRAINED_SYSTEMS) -> Lo
                 f" run `umi train --profile {profile.name} --system {system}` (or notebook 02)"
             )
     model, tok, precision = load_base(profile.base_model, load_recipe(profile.name, "global").quantization)
-    heldout_keys = samples.heldout_trajectories(profile, max(load_recipe(profile.name, s).eval_samples for s in STAGES))
+    heldout_keys = stages.profile_heldout(profile)
     data = samples.stage_data(profile, load_recipe(profile.name, "planner"), tok, heldout_keys)
     run = stages.SystemRun("all", stages.system_dir(profile, "alpha-umi").parent, model, tok, precision, data.heldout)
     adapters: dict[str, dict[str, str]] = {}

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from umi_lib import manifest
 from umi_lib.config import Profile
 from umi_lib.data.jsonio import load_json
 from umi_lib.data.roles import ROLE_FILES
 from umi_lib.names import ROLES
-from umi_lib.paths import runs_dir
 from umi_lib.train.loading import encode_sample
 from umi_lib.train.recipes import StageRecipe
 
@@ -26,13 +25,23 @@ def trajectory_key(sample: dict[str, Any]) -> str:
 
 def role_samples(profile: Profile, name: str) -> list[dict[str, Any]]:
     """The profile's ``name`` samples; converts the bundled data first (and says so) when they are missing."""
-    path = runs_dir(profile.name) / "data" / ROLE_FILES[name]
-    if not path.exists():
-        from umi_lib.data.profile_data import prepare_data
+    return load_json(role_file(profile, name))
 
-        print(f"{path} is missing: converting the profile's data first (what notebook 01 does)", file=sys.stderr)
-        prepare_data(profile, progress=False)
-    return load_json(path)
+
+def role_file(profile: Profile, name: str):
+    """The profile's role file ``name``, converted first (saying why) when missing or out of date."""
+    from umi_lib.data import profile_data
+
+    reasons = profile_data.data_is_current(profile)
+    if reasons:
+        print(f"converting {profile.name}'s data first ({'; '.join(reasons)}): what notebook 01 does")
+        profile_data.prepare_data(profile, progress=False)
+    return profile_data.data_dir(profile) / ROLE_FILES[name]
+
+
+def data_digest(profile: Profile, names) -> str:
+    """Digest of the role files ``names`` (what a stage trains and is evaluated on)."""
+    return manifest.digest({n: manifest.file_digest(role_file(profile, n)) for n in sorted(set(names))})
 
 
 def heldout_trajectories(profile: Profile, per_role: int) -> set[str]:

@@ -25,20 +25,22 @@ import resource
 import shutil
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from umi_lib import manifest
 from umi_lib.config import Profile
 from umi_lib.data.jsonio import atomic_write_text
-from umi_lib.names import ROLES
+from umi_lib.names import ROLES, STAGES
 from umi_lib.paths import runs_dir
 from umi_lib.train import logs as trainlog
+from umi_lib.train.bases import resolve_base
 from umi_lib.train.loading import Precision, load_base
 from umi_lib.train.recipes import StageRecipe, load_recipe
-from umi_lib.train.samples import heldout_trajectories, stage_data
+from umi_lib.train.samples import data_digest, heldout_trajectories, stage_data
 
 # system -> ordered (adapter, stage recipe, adapter it starts from)
 SYSTEMS: dict[str, list[tuple[str, str, str | None]]] = {
@@ -68,9 +70,53 @@ def system_dir(profile: Profile, system: str) -> Path:
     return runs_dir(profile.name) / "models" / SYSTEM_DIRS[system]
 
 
+ADAPTER_FORMAT = 1  # bump when training changes what an adapter is for the same inputs
+
+
+def profile_heldout(profile: Profile) -> set[str]:
+    """The profile's held-out trajectories: one set for every stage and system (the largest recipe's need)."""
+    return heldout_trajectories(profile, max(load_recipe(profile.name, s).eval_samples for s in STAGES))
+
+
+def stage_inputs(
+    profile: Profile, system: str, adapter: str, max_steps: int | None = None, heldout: set[str] | None = None
+) -> dict[str, Any]:
+    """Everything an adapter depends on; a stage whose stored inputs differ is retrained."""
+    stage, init_from = {a: (s, i) for a, s, i in SYSTEMS[system]}[adapter]
+    recipe = load_recipe(profile.name, stage)
+    heldout = profile_heldout(profile) if heldout is None else heldout
+    parent = manifest.stored_digest(system_dir(profile, system) / init_from) if init_from else None
+    return {
+        "format": ADAPTER_FORMAT,
+        "base_model": profile.base_model,
+        "base_weights": manifest.weights_fingerprint(resolve_base(profile.base_model)),
+        "recipe": manifest.digest(asdict(recipe)),
+        "data": data_digest(profile, (*recipe.data, *ROLES)),
+        "heldout": manifest.digest(sorted(heldout)),
+        "seed": profile.seed,
+        "max_steps": max_steps,
+        "init_from": None if init_from is None else {init_from: parent},
+    }
+
+
+def stage_reasons(profile: Profile, system: str, adapter: str, any_steps: bool = False) -> list[str]:
+    """Why ``adapter`` of ``system`` must be (re)trained; empty when it is trained and current.
+
+    ``any_steps``: accept an adapter trained with a step cap (``umi train --max-steps``) as current.
+    """
+    folder = system_dir(profile, system) / adapter
+    if not (folder / "adapter_config.json").is_file():
+        return ["not trained"]
+    inputs = stage_inputs(profile, system, adapter)
+    stored = manifest.read(folder)
+    if any_steps and stored is not None:
+        inputs["max_steps"] = stored["inputs"].get("max_steps")
+    return manifest.stale_reasons(folder, inputs)
+
+
 def stage_is_current(profile: Profile, system: str, adapter: str) -> bool:
-    """Is ``adapter`` of ``system`` trained?"""
-    return (system_dir(profile, system) / adapter / "adapter_config.json").is_file()
+    """Is ``adapter`` of ``system`` trained, from the inputs a run would use now?"""
+    return not stage_reasons(profile, system, adapter, any_steps=True)
 
 
 def peak_memory_mb(device: str) -> float:
@@ -243,8 +289,13 @@ def train_system(
     max_steps: int | None = None,
     progress: bool = True,
     keep_checkpoints: bool = False,
+    force: bool = False,
 ) -> SystemRun:
-    """Train (or resume, or load) every stage of ``system``; save adapters under :func:`system_dir`."""
+    """Train (or resume, or load) every stage of ``system``; save adapters under :func:`system_dir`.
+
+    A finished stage is reused only if its manifest matches the current inputs; otherwise it is retrained,
+    and so is every stage that starts from it. ``force`` retrains every stage of ``system``.
+    """
     if system not in SYSTEMS:
         raise ValueError(f"unknown system {system!r}; systems: {', '.join(SYSTEMS)}")
     stages = SYSTEMS[system]
@@ -257,17 +308,24 @@ def train_system(
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=recipes[stages[0][1]].gradient_checkpointing
         )
-    heldout_keys = heldout_trajectories(profile, max(r.eval_samples for r in recipes.values()))
+    heldout_keys = profile_heldout(profile)
     run = SystemRun(system, out, model, tok, precision, {})
     for adapter, stage, init_from in tqdm(stages, desc=f"train {system}", disable=not progress):
         recipe = recipes[stage]
         data = stage_data(profile, recipe, tok, heldout_keys)
         run.heldout = data.heldout
-        final = out / adapter
-        if (final / "adapter_config.json").is_file():
+        final, ckpt = out / adapter, out / "checkpoints" / stage
+        inputs = stage_inputs(profile, system, adapter, max_steps, heldout_keys)
+        reasons = ["--force"] if force else manifest.stale_reasons(final, inputs)
+        if (final / "adapter_config.json").is_file() and not reasons:
             run.model = load_adapter(run.model, final, adapter)
             run.stages.append(StageResult(adapter, stage, False))
             continue
+        if (final / "adapter_config.json").is_file():
+            print(f"{system}: retraining {adapter} ({'; '.join(reasons)})")
+            shutil.rmtree(final)
+            trainlog.log_path(profile.name, stage, system=SYSTEM_DIRS[system]).unlink(missing_ok=True)
+        _start_checkpoints(ckpt, inputs, force)
         if adapter not in getattr(run.model, "peft_config", {}):  # a resumed stage then loads its checkpoint
             run.model = add_adapter(run.model, adapter, recipe, init_from, profile.seed)
         run.model.set_adapter(adapter)
@@ -278,6 +336,7 @@ def train_system(
         )
         if trainer.is_world_process_zero():
             run.model.save_pretrained(str(out), selected_adapters=[adapter])
+            manifest.write(final, "adapter", inputs, system=system, stage=stage, recipe=asdict(recipe))
             _write_manifest(out, profile, system)
             if not keep_checkpoints:
                 shutil.rmtree(out / "checkpoints" / stage, ignore_errors=True)
@@ -286,6 +345,18 @@ def train_system(
             StageResult(adapter, stage, True, len(data.train), data.tokens, data.truncated, seconds, loss)
         )
     return run
+
+
+def _start_checkpoints(ckpt: Path, inputs: dict[str, Any], force: bool) -> None:
+    """Keep an interrupted stage's checkpoints only if they were made from the same inputs."""
+    if ckpt.is_dir():
+        reasons = ["--force"] if force else manifest.stale_reasons(ckpt, inputs)
+        if not reasons:
+            return
+        print(f"discarding checkpoints in {ckpt} ({'; '.join(reasons)})")
+        shutil.rmtree(ckpt)
+    ckpt.mkdir(parents=True, exist_ok=True)
+    manifest.write(ckpt, "checkpoints", inputs)
 
 
 def _write_manifest(out: Path, profile: Profile, system: str) -> None:
