@@ -4,12 +4,13 @@ miss policies, the StableToolBench cache layout and the /virtual protocol."""
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import pytest
 
 from umi_lib.data.jsonio import load_json
 from umi_lib.paths import data_path
-from umi_lib.realtime import catalog, dispatch, keys, store, virtual
+from umi_lib.realtime import catalog, dispatch, keys, store, toolnames, virtual
 from umi_lib.realtime.toolnames import function_name, standardize
 
 
@@ -212,6 +213,42 @@ def test_virtual_server_and_http_client_agree_with_in_process(env):
         q = env.catalog.select()[0]
         fn = next(f for f in q.functions if not env.catalog.endpoints[f].required)
         assert broken.call(fn, "{}", q.functions).kind == "server_error"
+    finally:
+        server.shutdown()
+
+
+def test_names_starting_with_a_digit_are_found_under_both_spellings(env):
+    """The test set records ``1_shoot_thumbnail_for_pagepeeker``; ToolBench's clients send ``get_1_shoot_thumbnail``
+    (standardize() prefixes ``get_``). The server and the store answer to both spellings, over HTTP too."""
+    assert toolnames.spellings("1_shoot_thumbnail") == ["1_shoot_thumbnail", "get_1_shoot_thumbnail"]
+    assert toolnames.spellings("get_1_shoot_thumbnail") == ["get_1_shoot_thumbnail", "1_shoot_thumbnail"]
+    assert toolnames.spellings("get_thumbnail") == ["get_thumbnail"]
+    short, cut = "1" + "x" * 61, ("get_1" + "x" * 61)[-64:]  # 62 characters: the prefixed name loses its head
+    assert toolnames.function_spellings(short) == [short, cut] and toolnames.function_spellings(cut) == [cut, short]
+    assert toolnames.function_spellings("1" + "x" * 63) == ["1" + "x" * 63]  # 64 characters read the same
+    recorded = {"size": "s", "url": "www.blogexample.com"}  # recorded only as 1_shoot_thumbnail_for_pagepeeker
+    plain, prefixed = "1_shoot_thumbnail_for_pagepeeker", "get_1_shoot_thumbnail_for_pagepeeker"
+    assert (plain, keys.canonical_key(recorded)) in env.store.exact
+    assert (prefixed, keys.canonical_key(recorded)) not in env.store.exact
+    want = env.store.lookup(plain, recorded).envelope
+    assert env.store.lookup(prefixed, recorded).envelope == want
+    assert env.call(prefixed, json.dumps(recorded), [prefixed]).kind == "hit"  # in process, catalog spelling
+    server, url = virtual.serve(env)
+    try:
+        ep = env.catalog.endpoints[prefixed]
+        for api in ("get_1_shoot_thumbnail", "1_shoot_thumbnail"):  # ToolBench's spelling and the older one
+            body = {"category": catalog.category_folder(ep.category), "tool_name": ep.tool, "api_name": api,
+                    "tool_input": json.dumps(recorded), "strip": "truncate", "toolbench_key": ""}  # fmt: skip
+            assert virtual.virtual_request(ep, recorded)["api_name"] == "get_1_shoot_thumbnail"
+            req = urllib.request.Request(
+                url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                assert json.loads(resp.read().decode()) == want
+        client = virtual.HttpEnv(url, env.catalog)
+        for name in (plain, prefixed):
+            out = client.call(name, json.dumps(recorded), [name])
+            assert (out.kind, out.envelope) == ("server", want)
     finally:
         server.shutdown()
 

@@ -136,7 +136,7 @@ def test_answer_formats_round_trip_through_the_tooleval_reader(env, tmp_path):
     assert [s.name for s in parsed.steps if s.role == "tool"] == [fn, P.FINISH]
     assert parsed.finish_type == "give_answer" and "the answer is 42" in parsed.final_answer
     assert (
-        json.loads(parsed.steps[1].response)["response"]
+        json.loads(parsed.steps[0].response)["response"]
         == env.store.lookup(fn, json.loads(key), q.query).envelope["response"]
     )
     tree = json.loads((tmp_path / "answers" / q.group / f"{q.query_id}_dfsdt.json").read_text())
@@ -144,7 +144,106 @@ def test_answer_formats_round_trip_through_the_tooleval_reader(env, tmp_path):
     assert [first["node_type"], first["children"][0]["node_type"]] == ["Thought", "Action"]
     assert tree["win"] and tree["answer_generation"]["function"][-1]["name"] == P.FINISH
     roles = [m["role"] for m in tree["answer_generation"]["train_messages"][0]]
-    assert roles == ["system", "user", "assistant", "function", "assistant", "function"]
+    assert roles == ["system", "user", "assistant", "function", "assistant"]  # nothing follows Finish
+
+
+def _tooleval_valid_nodes(conversation):
+    """The steps ToolEval's converter makes of a valid answer's last train_messages conversation (roles and tool
+    names): an assistant message with a function call is one tool node, one without is an assistant node."""
+    return [("tool", m["function_call"]["name"]) if "function_call" in m else ("assistant", None)
+            for m in conversation[2:] if m["role"] == "assistant"]  # fmt: skip
+
+
+def _converted_nodes(record):
+    node, out = record["answer"]["answer_details"][0], []
+    while node["next"]:
+        node = node["next"][0]
+        message = node["message"]
+        out.append((node["role"], message["name"] if node["role"] == "tool" else None))
+    return out[1:]  # without the user node
+
+
+def test_the_counting_rule_reproduces_the_shipped_converted_answers():
+    """total_steps = 2 + one node per assistant message, checked on StableToolBench's own converted example."""
+    from umi_lib.data.jsonio import load_json
+    from umi_lib.paths import data_path
+
+    example = data_path("stabletoolbench/data_example")
+    checked = 0
+    for method in ("virtual_chatgpt_cot", "virtual_chatgpt_dfs"):
+        records = load_json(example / "model_predictions_converted" / method / "G1_instruction.json")
+        for path in sorted((example / "answer" / method / "G1_instruction").glob("*.json*")):
+            gen = load_json(path)["answer_generation"]
+            record = records[path.name.split("_")[0]]
+            if not gen["valid_data"]:
+                continue
+            nodes = _tooleval_valid_nodes(gen["train_messages"][-1])
+            assert _converted_nodes(record) == nodes
+            assert record["answer"]["total_steps"] == 2 + len(nodes)
+            checked += 1
+    assert checked == 5
+
+
+def test_converted_steps_are_counted_as_tooleval_counts_them(env, tmp_path):
+    q = env.catalog.select()[0]
+    fn, key = _recorded_call(env, q)
+    budget = Budget(max_depth=3)
+    (r,) = rollout(Scripted({q.query: [call(fn, key), call(fn, key), ANSWER]}), env, [q], "react", budget,
+                   progress=False)  # fmt: skip
+    record = answers.converted(r, env.catalog)
+    # a valid answer: one tool node per call, thoughts not shown, 2 + k steps (not 2 + 2k)
+    assert _converted_nodes(record) == [("tool", fn), ("tool", fn), ("tool", P.FINISH)]
+    assert record["answer"]["total_steps"] == 5
+    tree = answers.answer_file(r, env.catalog, budget)
+    assert _converted_nodes(record) == _tooleval_valid_nodes(tree["answer_generation"]["train_messages"][-1])
+    # no answer (valid_data false): the converter walks the tree, a Thought and a call per step: 2 + 2k
+    (x,) = rollout(Scripted({q.query: [call(fn, key)] * 2}), env, [q], "react", Budget(max_depth=2), progress=False)
+    assert not answers.answer_file(x, env.catalog, budget)["answer_generation"]["valid_data"]
+    none = answers.converted(x, env.catalog)
+    assert _converted_nodes(none) == [("assistant", None), ("tool", fn)] * 2
+    assert none["answer"]["total_steps"] == 6
+
+
+def _finish_observations(tree):
+    """(Finish arguments, observation, code) of every executed Finish in a ToolBench answer tree."""
+    stack, out = [tree["tree"]["tree"]], []
+    while stack:
+        node = stack.pop()
+        for child in node.get("children") or []:
+            if node.get("node_type") == "Action" and node["description"] == P.FINISH:
+                out.append((json.loads(child["description"])["return_type"], child["observation"],
+                            child["observation_code"]))  # fmt: skip
+            stack.append(child)
+    return out
+
+
+def test_finish_observation_is_written_as_toolbench_writes_it(env, tmp_path):
+    from umi_lib.data.jsonio import load_json
+    from umi_lib.paths import data_path
+
+    real = {}
+    for name in ("10", "57"):  # an answered query, and one with give-ups before its answer
+        tree = load_json(data_path(f"toolbench/data_example/answer/G1_answer/{name}_ChatGPT_DFS_woFilter_w2.json"))
+        real.update({kind: (obs, code) for kind, obs, code in _finish_observations(tree)})
+    assert real["give_answer"] == ('{"response":"successfully giving the final answer."}', 3)
+    assert real["give_up_and_restart"] == ('{"response":"chose to give up and restart"}', 4)
+    q = env.catalog.select()[0]
+    fn, key = _recorded_call(env, q)
+    budget = Budget(max_depth=3)
+    (r,) = rollout(Scripted({q.query: [call(fn, key), GIVE_UP, call(fn, key), ANSWER]}), env, [q], "dfsdt", budget,
+                   progress=False)  # fmt: skip
+    answers.write([r], env.catalog, budget, tmp_path)
+    ours = json.loads((tmp_path / "answers" / q.group / f"{q.query_id}_dfsdt.json").read_text())
+    got = _finish_observations(ours)
+    assert sorted(got) == sorted((kind, *real[kind]) for kind in ("give_up_and_restart", "give_answer"))
+    # API calls keep the JSON envelope; the chosen chain ends with the Finish call, as ToolBench's does
+    last = ours["answer_generation"]["train_messages"][-1]
+    assert json.loads(last[3]["content"]) == r.chain[0].outcome.envelope
+    assert last[-1]["function_call"]["name"] == P.FINISH
+    # a Finish error is ToolBench's bare (not JSON) error text
+    bad = dispatch.finish('{"return_type": "give_answer"}')
+    assert dispatch.toolbench_observation(bad) == '{error:"must have "final_answer""}'
+    assert dispatch.toolbench_observation(dispatch.finish("{}")) == '{error:"must have "return_type""}'
 
 
 def test_multi_llm_agent_drives_a_rollout():

@@ -80,6 +80,32 @@ def test_call_observation_and_reflection():
     ]
 
 
+def test_observation_that_is_a_json_string_follows_the_official_branch_order():
+    """A tool content that is a JSON *string*: indexing ["response"] fails after json.loads succeeded, so the
+    official salvage searches the decoded text (escapes resolved), not the raw text."""
+    envelope = json.dumps({"error": "", "response": 'a\nb "q" \u00e9'})
+    contents = [
+        json.dumps(envelope),  # a whole envelope encoded twice
+        json.dumps(envelope[:35]),  # encoded twice, cut inside the response
+        json.dumps("plain text, no envelope"),
+    ]
+    msgs = [{"role": "function", "name": "search_for_x", "content": c} for c in contents]
+    compat, _ = run(msgs, compat=True)
+    default, _ = run(msgs)
+    # the official script: content = json.loads(content) is the decoded text; the text after "response": stays
+    assert compat[1:] == [
+        ("observation", ' "a\\nb \\"q\\" \\u00e9"}'),
+        ("observation", ' "a\\nb \\"q'),
+        ("observation", ""),
+    ]
+    # by default a complete inner envelope is read as one; a cut one gets the same salvage
+    assert default[1:] == [
+        ("observation", 'a\nb "q" \u00e9'),
+        ("observation", ' "a\\nb \\"q'),
+        ("observation", ""),
+    ]
+
+
 def test_thought_without_call_dropped_in_compat_kept_by_default():
     msgs = [
         {"role": "assistant", "content": "just thinking"},

@@ -1,18 +1,22 @@
-"""``umi``: the workbook's command line. Names and file formats are stable (DESIGN.md).
+"""``umi``: the workbook's command line. Names and file formats are stable: other tools depend on them.
 
     umi convert toolbench --answers DIR --out DIR [--exclude-ids DIR] [--compat]
     umi convert stage1    --stage1 FILE --out DIR [--compat]
     umi convert roles     --stage2 FILE --out DIR [--compat]
     umi steps --test FILE --out FILE
     umi score --predictions FILE --out FILE [--seed N] [--resamples N]
-    umi train --profile NAME --system {single-llm,alpha-umi,one-stage,multi-task} [--max-steps N]
+    umi train --profile NAME --system {single-llm,alpha-umi,one-stage,multi-task} [--max-steps N] [--force]
     umi eval static --profile NAME --system {base,single-llm,one-stage,multi-task,alpha-umi}
-                    [--limit N] [--steps-per-trajectory K] [--endpoint URL --model NAME | --released]
+                    [--limit N] [--steps-per-trajectory K] [--official-role-name]
+                    [--endpoint URL (--model NAME | --models planner=A,caller=B,summarizer=C) [--tokenizer T]
+                     | --released | --backend vllm]
+    umi eval realtime --profile NAME --system S [--method dfsdt|react] [--queries N] [--env-url URL] ...
 
 ``umi train`` also runs under ``accelerate launch`` (configs/accelerate/) for DDP / DeepSpeed / FSDP.
 
 ``convert`` also takes ``--max-tokens N --tokenizer NAME`` to shorten long samples (oldest turns first).
 Bad input never ends in a traceback: the error is printed with its file and the exit code is 2.
+Every artifact gets a manifest of what made it (:mod:`umi_lib.manifest`); a stale one is recomputed, saying why.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from umi_lib.data import pipeline
 from umi_lib.data.budget import Budget
 from umi_lib.data.records import FormatError, Report
 from umi_lib.data.steps import extract_steps
-from umi_lib.names import SYSTEMS, TRAINED_SYSTEMS
+from umi_lib.names import ROLES, SYSTEMS, TRAINED_SYSTEMS
 from umi_lib.realtime.catalog import EnvError
 from umi_lib.train.bases import ModelError
 
@@ -89,11 +93,14 @@ def _eval_static(args: argparse.Namespace) -> Report:
     from umi_lib.workbook.rollouts import static_summary
 
     profile = load_profile(args.profile)
-    overrides = {"limit": args.limit, "per_trajectory": args.steps_per_trajectory}
+    official = args.official_role_name
+    if official is None and args.released:
+        official = True  # the released checkpoints' published numbers came from the official prompts
+    overrides = {"limit": args.limit, "per_trajectory": args.steps_per_trajectory, "official_role_name": official}
     profile.eval = dataclasses.replace(profile.eval, **{k: v for k, v in overrides.items() if v is not None})
     steps = selection.eval_steps(profile)
     if args.endpoint:
-        run = static.evaluate_endpoint(profile, args.endpoint, args.model, steps)
+        run = static.evaluate_endpoint(profile, args.endpoint, args.model, steps, args.models, args.tokenizer)
     elif args.released:
         run = static.evaluate_released(profile, steps)
     else:
@@ -146,6 +153,17 @@ def _eval_realtime(args: argparse.Namespace) -> Report:
     return report
 
 
+def _role_models(text: str) -> dict[str, str]:
+    """``planner=A,caller=B,summarizer=C`` → a role → model mapping (every role named once)."""
+    pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+    if any(len(p) != 2 or not p[1].strip() for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected role=model pairs separated by commas, got {text!r}")
+    models = {role.strip(): model.strip() for role, model in pairs}
+    if sorted(models) != sorted(ROLES):
+        raise argparse.ArgumentTypeError(f"name a model for each of {', '.join(ROLES)} (got {', '.join(models)})")
+    return models
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="umi", description="alpha-UMi reproduction workbook")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,7 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--limit", type=int, default=None, help="at most N steps (whole trajectories, seeded order)")
     st.add_argument("--steps-per-trajectory", type=int, default=None, help="at most K seeded steps per trajectory")
     st.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
-    st.add_argument("--model", default=None, help="model name for --endpoint")
+    st.add_argument("--model", default=None, help="model name for --endpoint (every role)")
+    st.add_argument("--models", default=None, type=_role_models,
+                    help="one model per role for --endpoint: planner=A,caller=B,summarizer=C")  # fmt: skip
+    st.add_argument("--tokenizer", default=None,
+                    help="tokenizer that counts --endpoint prompt tokens (default: the model's, if local)")  # fmt: skip
+    st.add_argument("--official-role-name", action=argparse.BooleanOptionalAction, default=None,
+                    help="history as the official static pipeline writes it ('planner: ...'); "
+                         "default: the profile's eval.official_role_name, on with --released")  # fmt: skip
     st.add_argument("--released", action="store_true", help="the released shenwzh3/alpha-umi-*-7b models (online)")
     st.add_argument("--backend", default="transformers", choices=["transformers", "vllm"],
                     help="vllm: multi-LoRA on a GPU (pip install vllm); transformers: everywhere")  # fmt: skip

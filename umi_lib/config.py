@@ -61,6 +61,9 @@ class EvalConfig:
     """New tokens per role output (the official pipeline: 512)."""
     batch_size: int = 8
     """Prompts per generate call (length-sorted, left-padded)."""
+    official_role_name: bool = False
+    """Write the current step into the caller's and summarizer's history as ``planner: …``, as the official static
+    pipeline does (a role name never seen in training); False writes ``assistant: …`` as in training."""
 
 
 @dataclass

@@ -200,6 +200,19 @@ class VLLMBackend:
 RELEASED = {role: f"shenwzh3/alpha-umi-{role}-7b" for role in ("planner", "caller", "summarizer")}
 
 
+def endpoint_tokenizer(name: str):
+    """The tokenizer an endpoint's prompts are counted with: a registry name, folder or cached Hub id; None
+    (with a note) when it is not available offline, in which case prompts are sent untruncated."""
+    from umi_lib.train.bases import ModelError, load_tokenizer
+
+    try:
+        return load_tokenizer(name)
+    except (ModelError, OSError, ValueError) as exc:
+        print(f"no local tokenizer for {name!r} ({type(exc).__name__}): prompts are sent without the official "
+              "truncation; pass --tokenizer NAME_OR_FOLDER to apply it")  # fmt: skip
+        return None
+
+
 @dataclass
 class OpenAIBackend:
     """An OpenAI-compatible text-completion endpoint (``POST {base_url}/completions``), one request per prompt.
@@ -214,9 +227,29 @@ class OpenAIBackend:
     models: dict[str, str] = field(default_factory=dict)
     timeout: float = 60.0
     errors: Counter = field(default_factory=Counter)
+    tokenizer: Any = None  # counts prompt tokens for the official left truncation; None: prompts go as they are
+    max_input_tokens: int = 3750
+
+    def settings(self) -> dict[str, Any]:
+        return {"kind": "endpoint", "base_url": self.base_url, "model": self.model, "models": self.models,
+                "tokenizer": getattr(self.tokenizer, "name_or_path", None),
+                "max_input_tokens": self.max_input_tokens}  # fmt: skip
+
+    def prompt_for(self, prompt: str) -> str | list[int]:
+        """The official truncation: a prompt over budget is sent as its last ``max_input_tokens`` token ids
+        (the completions API accepts token ids, so nothing is lost to re-tokenization); shorter ones as text."""
+        if self.tokenizer is None:
+            return prompt
+        from umi_lib.train.loading import map_separator
+
+        ids = self.tokenizer(map_separator(prompt, self.tokenizer))["input_ids"]
+        if len(ids) <= self.max_input_tokens:
+            return prompt
+        self.errors["prompts_truncated"] += 1
+        return ids[-self.max_input_tokens :]
 
     def _complete(self, model: str, prompt: str, params: GenParams) -> str:
-        body = {"model": model, "prompt": prompt, "max_tokens": params.max_new_tokens,
+        body = {"model": model, "prompt": self.prompt_for(prompt), "max_tokens": params.max_new_tokens,
                 "temperature": params.temperature if params.do_sample else 0.0}  # fmt: skip
         if params.stop:
             body["stop"] = list(params.stop)

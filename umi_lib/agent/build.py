@@ -29,8 +29,10 @@ def _role_adapters(system: str, adapters: dict[str, Any] | None) -> dict[str, An
     return dict(adapters)
 
 
-def _agent(system: str, backend: Any, params: dict[str, GenParams]) -> Agent:
-    return SingleLLMAgent(backend, params) if system == "single-llm" else MultiLLMAgent(backend, params)
+def _agent(system: str, backend: Any, params: dict[str, GenParams], official_role_name: bool = False) -> Agent:
+    if system == "single-llm":
+        return SingleLLMAgent(backend, params)
+    return MultiLLMAgent(backend, params, official_role_name=official_role_name)
 
 
 def make_agent(loaded: Loaded, profile: Profile, system: str) -> Agent:
@@ -38,7 +40,7 @@ def make_agent(loaded: Loaded, profile: Profile, system: str) -> Agent:
     e, run = profile.eval, loaded.run
     adapters = _role_adapters(system, None if system == "base" else loaded.adapters[system])
     backend = AdapterBackend(run.model, run.tokenizer, adapters, e.batch_size, e.max_input_tokens)
-    return _agent(system, backend, _params(profile))
+    return _agent(system, backend, _params(profile), e.official_role_name)
 
 
 def make_vllm_agent(profile: Profile, system: str) -> Agent:
@@ -60,4 +62,4 @@ def make_vllm_agent(profile: Profile, system: str) -> Agent:
         rank = max(json.loads(c.read_text())["r"] for c in configs.values())
     backend = VLLMBackend(resolve_base(profile.base_model), _role_adapters(system, folders),
                           profile.eval.max_input_tokens, rank)  # fmt: skip
-    return _agent(system, backend, _params(profile))
+    return _agent(system, backend, _params(profile), profile.eval.official_role_name)

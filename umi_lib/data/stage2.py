@@ -35,13 +35,32 @@ def _finish_outcome(args: Any, content: str | None, compat: bool) -> str | None:
         return content if content is not None else P.NO_ANSWER
 
 
-def _observation(content: str) -> Any:
+def _observation(content: str, compat: bool) -> Any:
+    """The observation of a tool message (spec 1.3).
+
+    The official code rebinds ``content = json.loads(content)`` and then takes ``content["response"]``; on any
+    exception it searches ``"response":`` in whatever ``content`` is bound to by then: the raw text when parsing
+    failed (truncated envelopes), the decoded text when the content was a JSON *string*. For a complete envelope
+    encoded twice that salvage keeps the inner JSON quoting (`` "ok"}``); by default the decoded text is read as
+    an envelope again (``ok``), with the same salvage when it is cut. Other parsed values without a
+    ``response`` (the official script crashes on them) take the raw-text salvage.
+    """
     try:
-        return json.loads(content)["response"]
+        parsed = json.loads(content)
     except Exception:  # truncated envelopes are not JSON: take the raw text after "response": (spec 1.3)
-        if P.RESPONSE_KEY_QUOTED in content:
-            return content[content.index(P.RESPONSE_KEY_QUOTED) + len(P.RESPONSE_KEY_QUOTED) :]
-        return ""
+        return _after_response_key(content)
+    if isinstance(parsed, str):
+        return _after_response_key(parsed) if compat else _observation(parsed, compat)
+    try:
+        return parsed["response"]
+    except Exception:
+        return _after_response_key(content)
+
+
+def _after_response_key(text: str) -> str:
+    if P.RESPONSE_KEY_QUOTED in text:
+        return text[text.index(P.RESPONSE_KEY_QUOTED) + len(P.RESPONSE_KEY_QUOTED) :]
+    return ""
 
 
 def stage2(item: RawChain, report: Report, compat: bool = False) -> Trajectory:
@@ -52,7 +71,7 @@ def stage2(item: RawChain, report: Report, compat: bool = False) -> Trajectory:
         if role == "user":
             turns.append(Turn(P.ROLE_USER, content or ""))
         elif role == "function":
-            turns.append(Turn(P.ROLE_OBSERVATION, _as_text(_observation(content), report, "observation")))
+            turns.append(Turn(P.ROLE_OBSERVATION, _as_text(_observation(content, compat), report, "observation")))
         elif role == "assistant":
             turns.extend(_assistant_turns(msg, report, compat))
         else:

@@ -8,6 +8,7 @@ crashed run restarts at the first unfinished chunk. The final prediction file is
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -21,6 +22,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from umi_lib import manifest
+from umi_lib import prompts as P
 from umi_lib.agent.agents import Agent, MultiLLMAgent
 from umi_lib.agent.build import _params, make_agent, make_vllm_agent
 from umi_lib.config import ConfigError, Profile
@@ -170,20 +172,39 @@ def system_inputs(profile: Profile, system: str) -> dict[str, Any]:
     return out
 
 
-def evaluate_endpoint(profile: Profile, base_url: str, model: str | None, steps: Sequence[dict[str, Any]]) -> EvalRun:
-    """Zero-shot evaluation of an OpenAI-compatible endpoint with the α-UMi role prompts (one model, 3 roles)."""
+def evaluate_endpoint(
+    profile: Profile,
+    base_url: str,
+    model: str | None,
+    steps: Sequence[dict[str, Any]],
+    models: dict[str, str] | None = None,
+    tokenizer: str | None = None,
+) -> EvalRun:
+    """An OpenAI-compatible endpoint with the α-UMi role prompts: one ``model`` for every role, or ``models``
+    per role (e.g. the released planner, caller and summarizer served by vLLM).
+
+    Prompts keep their last ``eval.max_input_tokens`` tokens as the official collator does, counted with
+    ``tokenizer`` (default: the endpoint's model name, if its tokenizer is available locally), and every role
+    output stops at ``</s>`` as the official models stop at their end-of-sequence token.
+    """
     import os
 
-    from umi_lib.agent.backends import OpenAIBackend
+    from umi_lib.agent.backends import OpenAIBackend, endpoint_tokenizer
 
+    models = dict(models or {})
+    model = model or models.get("planner")
     if not model:
-        raise ConfigError("--endpoint needs --model")
-    backend = OpenAIBackend(base_url, model, os.environ.get("OPENAI_API_KEY", ""))
-    agent = MultiLLMAgent(backend, _params(profile))
+        raise ConfigError("--endpoint needs --model NAME (every role) or --models planner=A,caller=B,summarizer=C")
+    tok = endpoint_tokenizer(tokenizer or model)
+    backend = OpenAIBackend(base_url, model, os.environ.get("OPENAI_API_KEY", ""), models=models,
+                            tokenizer=tok, max_input_tokens=profile.eval.max_input_tokens)  # fmt: skip
+    params = {r: dataclasses.replace(p, stop=(P.EOS,)) for r, p in _params(profile).items()}
+    agent = MultiLLMAgent(backend, params, official_role_name=profile.eval.official_role_name)
     base = runs_dir(profile.name)
     name = "static_endpoint_" + "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
     run = run_static(agent, steps, name, base / "predictions", base / "metrics", seed=profile.seed,
-                     meta={"endpoint": base_url, "model": model})  # fmt: skip
+                     meta={"endpoint": base_url, "model": model, "models": models,
+                           "tokenizer": getattr(tok, "name_or_path", None)})  # fmt: skip
     run.counts.update({f"http_{k}": v for k, v in backend.errors.items()})
     return run
 
@@ -198,5 +219,6 @@ def evaluate_released(
     e = profile.eval
     backend = backends.ModelPerRoleBackend(models, e.batch_size, e.max_input_tokens)
     base = runs_dir(profile.name)
-    return run_static(MultiLLMAgent(backend, _params(profile)), steps, "static_released", base / "predictions",
+    agent = MultiLLMAgent(backend, _params(profile), official_role_name=profile.eval.official_role_name)
+    return run_static(agent, steps, "static_released", base / "predictions",
                       base / "metrics", seed=profile.seed, meta={"models": models})  # fmt: skip

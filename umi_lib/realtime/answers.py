@@ -16,6 +16,7 @@ from typing import Any
 from umi_lib import prompts as P
 from umi_lib.data.jsonio import atomic_write_text
 from umi_lib.realtime.catalog import Catalog
+from umi_lib.realtime.dispatch import toolbench_observation
 from umi_lib.realtime.search import Budget, Node, Rollout
 
 FINISH_FUNCTION = {
@@ -58,7 +59,7 @@ def _tree_json(node: Node) -> dict[str, Any]:
     action_input = {**common, "node_type": "Action Input", "description": node.arguments, "depth": 3 * node.depth + 2,
                     "is_terminal": terminal, "finished": node.answered,
                     "pruned": node.action == P.FINISH and not node.answered,
-                    "observation": json.dumps(node.outcome.envelope) if node.outcome else "",
+                    "observation": toolbench_observation(node.outcome) if node.outcome else "",
                     "observation_code": node.outcome.code if node.outcome else None,
                     "children": [_tree_json(c) for c in node.children]}  # fmt: skip
     action = {**common, "node_type": "Action", "description": node.action, "depth": 3 * node.depth + 1,
@@ -67,12 +68,14 @@ def _tree_json(node: Node) -> dict[str, Any]:
 
 
 def _messages(rollout: Rollout) -> list[dict[str, Any]]:
+    """The chosen chain as ToolBench's last ``train_messages`` conversation: it ends with the Finish call (no
+    ``function`` message follows Finish)."""
     msgs: list[dict[str, Any]] = [{"role": "system", "content": ""}, {"role": "user", "content": rollout.query.query}]
     for n in rollout.chain:
         msgs.append({"role": "assistant", "content": n.thought,
                      "function_call": {"name": n.action, "arguments": n.arguments}})  # fmt: skip
-        if n.outcome is not None:
-            msgs.append({"role": "function", "name": n.action, "content": json.dumps(n.outcome.envelope)})
+        if n.outcome is not None and n.action != P.FINISH:
+            msgs.append({"role": "function", "name": n.action, "content": toolbench_observation(n.outcome)})
     return msgs
 
 
@@ -109,11 +112,22 @@ def answer_file(rollout: Rollout, catalog: Catalog, budget: Budget) -> dict[str,
 
 
 def converted(rollout: Rollout, catalog: Catalog) -> dict[str, Any]:
-    """ToolEval's converted record of one query: the chosen chain as linked nodes."""
+    """ToolEval's converted record of one query (``convert_to_answer_format.py``): system and user nodes, then one
+    linked node per step, and ``total_steps`` = the node count.
+
+    A valid answer (a Finish that gave an answer or gave up) is converted from ``train_messages``: every assistant
+    message there carries a function call, so each step is one ``tool`` node (the thought is not shown, Finish has
+    an empty response) and ``total_steps`` is 2 + k for k calls. Otherwise the converter walks the tree, where
+    each step is a Thought (an ``assistant`` node) and a call (a ``tool`` node with the observation, Finish's
+    included): 2 + 2k. Our walk is the last path tried, one of those the converter's random walk can take.
+    """
+    valid = rollout.finish_type != "none"
     chain: list[dict[str, Any]] = []
     for n in rollout.chain:
-        chain.append({"role": "assistant", "message": n.thought, "next": []})
-        response = "" if n.action == P.FINISH or n.outcome is None else json.dumps(n.outcome.envelope)
+        if not valid:
+            chain.append({"role": "assistant", "message": n.thought, "next": []})
+        shown = n.outcome is not None and not (valid and n.action == P.FINISH)
+        response = toolbench_observation(n.outcome) if shown else ""
         message = {"name": n.action, "arguments": n.arguments, "response": response}
         chain.append({"role": "tool", "message": message, "next": []})
     root: dict[str, Any] = {"role": "system", "message": "", "next": []}

@@ -15,7 +15,7 @@ from umi_lib.data.records import FormatError
 from umi_lib.realtime.catalog import Catalog, Endpoint
 from umi_lib.realtime.keys import canonical_key, parse_arguments
 from umi_lib.realtime.store import SOURCES, Recorded, ResponseStore, harvest
-from umi_lib.realtime.toolnames import api_function
+from umi_lib.realtime.toolnames import api_function, function_spellings
 
 MAX_ARGUMENT_CHARS = 8192  # longer argument strings are refused as an input error (no recorded call is near)
 
@@ -73,6 +73,8 @@ def finish(args_text: str) -> Outcome:
         if args.get("return_type") == "give_answer" and P.FINAL_ANSWER_KEY_QUOTED in str(args_text):
             args["final_answer"] = str(args_text).split(P.FINAL_ANSWER_KEY_QUOTED, 1)[1].strip().strip('"}')
     kind = args.get("return_type")
+    if kind is None:
+        return Outcome({"error": 'must have "return_type"', "response": ""}, INPUT_ERROR, "finish")
     if kind == P.GIVE_UP_RETURN:
         return Outcome({"error": "", "response": '{"response":"chose to give up and restart"}'}, GAVE_UP, "finish")
     if kind == "give_answer":
@@ -81,6 +83,17 @@ def finish(args_text: str) -> Outcome:
         return Outcome({"error": "", "response": "{\"response\":\"successfully giving the final answer.\"}"},
                        ANSWERED, "finish")  # fmt: skip
     return Outcome({"error": '"return_type" is not a valid choice', "response": ""}, INPUT_ERROR, "finish")
+
+
+def toolbench_observation(outcome: Outcome) -> str:
+    """The observation string ToolBench's environment returns for a call (answer-file trees, ``function``
+    messages): the JSON envelope, except for Finish, whose ``_step`` returns a bare string, never wrapped in an
+    envelope: ``{"response":"successfully giving the final answer."}`` (3), ``{"response":"chose to give up and
+    restart"}`` (4), or an error such as ``{error:"must have "final_answer""}`` (2, not even JSON)."""
+    if outcome.kind != "finish":
+        return json.dumps(outcome.envelope)
+    error = str(outcome.envelope.get("error", ""))
+    return '{error:"' + error + '"}' if error else str(outcome.envelope.get("response", ""))
 
 
 def _missing_message(api: str, names: list[str]) -> str:
@@ -183,8 +196,9 @@ class ReplayEnv:
         if self.simulator is None:
             self.simulator = Simulator(self.policy.simulator_url or "", self.policy.simulator_model,
                                        self.policy.simulated_file)  # fmt: skip
+        names = function_spellings(function)
         examples = [(json.loads(k), min(r, key=lambda x: SOURCES.index(x.source)).envelope)
-                    for (fn, k), r in self.store.exact.items() if fn == function][:5]  # fmt: skip
+                    for (fn, k), r in self.store.exact.items() if fn in names][:5]  # fmt: skip
         env = self.simulator.respond(function, ep, args, examples)
         if env is not None:
             self.store.add(function, dict(args), Recorded(env, "simulated", "simulator"))

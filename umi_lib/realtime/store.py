@@ -17,6 +17,7 @@ from umi_lib.data.records import FormatError
 from umi_lib.paths import data_path
 from umi_lib.realtime.catalog import STAGE2_TRAIN, Catalog
 from umi_lib.realtime.keys import canonical_key, envelope_from_text, parse_arguments, stb_key
+from umi_lib.realtime.toolnames import function_spellings
 
 # recorded sources, best first: when one key holds several payloads the first source wins, then first seen
 SOURCES = ("glpft-test", "glpft-train", "toolbench-dfs", "stabletoolbench-answer", "candidates", "stb-cache",
@@ -48,19 +49,26 @@ class ResponseStore:
             index.setdefault((function, key), []).append(rec)
 
     def lookup(self, function: str, args: Mapping[str, Any], query: str = "") -> Recorded | None:
-        """Exact replay: canonical key first, then StableToolBench's key. Among several recordings: the same
-        query's first, then the best source, then the first seen (the same call got different live answers)."""
-        found = self.exact.get((function, canonical_key(args))) or self.stb.get((function, stb_key(args)))
+        """Exact replay: canonical key first, then StableToolBench's key, each under both spellings of a name
+        that starts with a digit (``1_...`` / ``get_1_...``, see :func:`function_spellings`; the one asked for
+        first). Among several recordings: the same query's first, then the best source, then the first seen (the
+        same call got different live answers)."""
+        names = function_spellings(function)
+        exact, stb = canonical_key(args), stb_key(args)
+        found = [r for fn in names for r in self.exact.get((fn, exact), [])]
+        found = found or [r for fn in names for r in self.stb.get((fn, stb), [])]
         if not found:
             return None
         return min(found, key=lambda r: (not (query and r.query == query), SOURCES.index(r.source)))
 
     def nearest(self, function: str, args: Mapping[str, Any]) -> Recorded | None:
-        """Same endpoint, the recorded arguments sharing most key/value pairs (ties: best source, first seen)."""
+        """Same endpoint (either spelling), the recorded arguments sharing most key/value pairs (ties: best source,
+        first seen)."""
         pairs = {(k, canonical_key({"v": v})) for k, v in args.items()}
+        names = function_spellings(function)
         best, best_score = None, 0  # at least one shared key/value pair
         for (fn, key), recs in self.exact.items():
-            if fn != function:
+            if fn not in names:
                 continue
             score = len(pairs & {(k, canonical_key({"v": v})) for k, v in json.loads(key).items()})
             rec = min(recs, key=lambda r: SOURCES.index(r.source))

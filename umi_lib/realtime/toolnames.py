@@ -42,6 +42,36 @@ def standardize(name: str, digit_prefix: bool = True) -> str:
     return "get_" + s if digit_prefix and s[:1].isdigit() else s
 
 
+DIGIT_PREFIX = "get_"  # standardize() puts it before a name that starts with a digit
+
+
+def spellings(name: str) -> list[str]:
+    """A standardized name and, if it starts with a digit or with ``get_`` + digit, its other spelling.
+
+    ToolBench's ``standardize`` writes ``get_1_shoot_thumbnail`` where the alpha-UMi data (and older clients) write
+    ``1_shoot_thumbnail``; both name the same API.
+    """
+    if name[:1].isdigit():
+        return [name, DIGIT_PREFIX + name]
+    if name.startswith(DIGIT_PREFIX) and name[len(DIGIT_PREFIX) : len(DIGIT_PREFIX) + 1].isdigit():
+        return [name, name[len(DIGIT_PREFIX) :]]
+    return [name]
+
+
+def function_spellings(function: str) -> list[str]:
+    """:func:`spellings` of a function name, which keeps its last 64 characters: with the prefix added a name of
+    61-63 characters loses its head (``t_1_...``), and a name of 64 or more reads the same both ways."""
+    if function[:1].isdigit():
+        other = (DIGIT_PREFIX + function)[-NAME_CHARS:]
+        return [function, other] if other != function else [function]
+    for cut in range(len(DIGIT_PREFIX)):  # the whole prefix, or what a 64-character cut left of it
+        head = DIGIT_PREFIX[cut:]
+        rest = function[len(head) :]
+        if function.startswith(head) and rest[:1].isdigit() and (cut == 0 or len(function) == NAME_CHARS):
+            return [function, rest]
+    return [function]
+
+
 def change_name(name: str) -> str:
     """Python keywords and a few reserved words become ``is_<word>`` (API and parameter names)."""
     return "is_" + name if name in RESERVED else name

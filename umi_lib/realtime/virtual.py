@@ -15,7 +15,7 @@ from typing import Any
 
 from umi_lib.realtime.catalog import Catalog, Endpoint, category_folder
 from umi_lib.realtime.dispatch import API_ERROR, OK, Outcome, ReplayEnv, precheck
-from umi_lib.realtime.toolnames import api_function
+from umi_lib.realtime.toolnames import api_function, spellings
 
 
 def virtual_request(ep: Endpoint, arguments: Any) -> dict[str, Any]:
@@ -64,15 +64,28 @@ class HttpEnv:
         return {"counts": dict(self.counts), "url": self.url}
 
 
+def route(catalog: Catalog, category: str, tool: str, api: str) -> str | None:
+    """The function a ``/virtual`` request names. Tool and API names that start with a digit are found under both
+    spellings (``get_1_shoot_thumbnail``, as ToolBench's ``standardize`` sends it, or ``1_shoot_thumbnail``)."""
+    for t in spellings(tool):
+        for a in spellings(api):
+            if (function := catalog.by_route.get((category, t, a))) is not None:
+                return function
+    return None
+
+
 def serve(env: ReplayEnv, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
-    """Serve ``env`` on 127.0.0.1 in the ``/virtual`` format; returns the server and its URL (port 0: any)."""
+    """Serve ``env`` on 127.0.0.1 in the ``/virtual`` format; returns the server and its URL (port 0: any).
+
+    The call is replayed from the store under the catalog's function name; the store also holds recordings made
+    under the other spelling of a name that starts with a digit (see :meth:`ResponseStore.lookup`)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 (http.server's name)
             try:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
                 tool = str(body["tool_name"]).removesuffix(f"_for_{body['category']}")
-                function = env.catalog.by_route.get((str(body["category"]), tool, str(body["api_name"])))
+                function = route(env.catalog, str(body["category"]), tool, str(body["api_name"]))
                 if function is None:
                     out = {"error": f"No such function name: {body['api_name']}", "response": ""}
                 else:
