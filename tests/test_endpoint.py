@@ -68,7 +68,8 @@ def _as_sent(text: str, tok, budget: int):
 def test_endpoint_sends_the_official_static_prompts(endpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("UMI_RUNS", str(tmp_path))
     args = ["eval", "static", "--profile", "smoke", "--system", "base", "--limit", "6", "--endpoint", endpoint,
-            "--models", "planner=P,caller=C,summarizer=S", "--tokenizer", "tiny-random", "--official-role-name"]  # fmt: skip
+            "--models", "planner=P,caller=C,summarizer=S", "--tokenizer", "tiny-random",
+            "--official-role-name"]  # fmt: skip
     assert main(args) == 0
     profile = load_profile("smoke")
     profile.eval = dataclasses.replace(profile.eval, limit=6)
