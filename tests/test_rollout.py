@@ -8,8 +8,9 @@ import pytest
 
 from umi_lib import prompts as P
 from umi_lib.data.readers import tooleval_answer_from_json
+from umi_lib.prompts import DIVERSITY_HEAD
 from umi_lib.realtime import answers, dispatch
-from umi_lib.realtime.search import DIVERSITY_HEAD, Budget, proxy_metrics, rollout
+from umi_lib.realtime.search import Budget, proxy_metrics, rollout
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from umi_lib.names import SYSTEMS
 from umi_lib.paths import repo_root
 
 PROFILES = ("smoke", "cpu", "colab-t4", "gpu-7b")
@@ -84,7 +85,7 @@ class RealtimeConfig:
     """Wall-time budget per query (batched queries share the clock); None = no limit."""
     max_tokens: int | None = None
     """Approximate tokens (characters / 4) of histories and outputs per query; None = no limit."""
-    systems: list[str] = field(default_factory=lambda: ["single-llm", "one-stage", "multi-task", "alpha-umi"])
+    systems: list[str] = field(default_factory=lambda: [s for s in SYSTEMS if s != "base"])
     """Which trained systems notebook 03 rolls out."""
     max_new_tokens: int | None = None
     """New tokens per role output in rollouts; None = ``eval.max_new_tokens`` (calls need room for arguments)."""

@@ -21,6 +21,10 @@ ROLE_CALLER = "caller"
 ROLE_CONCLUSION = "conclusion"
 ROLE_OBSERVATION = "observation"
 STAGE2_ROLES = (ROLE_USER, ROLE_ASSISTANT, ROLE_CALLER, ROLE_CONCLUSION, ROLE_OBSERVATION)
+ROLE_PLANNER_STATIC = "planner"  # the official static pipeline's name for the current step (never in training)
+TURN_CALLER = ROLE_CALLER + ": "  # a role turn as rendered in histories and prediction strings
+TURN_CONCLUSION = ROLE_CONCLUSION + ": "
+TURN_OBSERVATION = ROLE_OBSERVATION + ": "
 
 # Suffix appended after a filled template: a leading and a trailing space (spec 2.1).
 SUFFIX_ASSISTANT = " assistant: "
@@ -48,6 +52,7 @@ MARK_GIVE_UP = "Next: give up"
 MARK_CONCLUSION = "Next: conclusion"
 MARK_ANSWER = "conclusion: "
 MARK_ANSWER_BARE = "conclusion:"
+MARK_BACKBONE_GIVE_UP = "conclusion: give up"  # the single-LLM backbone's give-up (its target ends in "give up.")
 MARK_ACTION = "Action:"
 MARK_ACTION_INPUT = "Action Input:"
 
@@ -65,6 +70,19 @@ RESPONSE_KEY_QUOTED = '"response":'
 # Final prediction strings of the static pipeline keep the official typo (spec 4.3).
 PREDICTION_ASSISTANT = "asssitant: "
 TRAINING_SYSTEM_PREFIX = "system: "  # prepended at training time only (spec 2.3)
+
+# --- ToolBench's DFSDT diversity message (inside the training and test trajectories; a data format) -------
+CANDIDATES_HEAD = "Here are some previous actions candidates:\n"
+CANDIDATES_TAIL = "\nagain, your former observation:"  # how the training data continues after the candidates
+DIVERSITY_HEAD = (
+    "This is not the first time you try this task, all previous trails failed.\n"
+    "Before you generate my thought for this state, I will first show you your previous actions for this state, "
+    "and then you must generate actions that is different from all of them. " + CANDIDATES_HEAD
+)
+DIVERSITY_TAIL = (
+    "\n\nRemember you are now in the intermediate state of a trail, you will first analyze the now state and "
+    "previous action candidates, then make actions that is different from all the previous."
+)
 
 # --- templates (spec 2.1, verbatim) -------------------------------------------------------------------
 _HEAD = "You have assess to the following apis:\n{doc}\nThe conversation history is:\n{history}\n"

@@ -98,7 +98,7 @@ class MultiLLMAgent(Agent):
         return "caller", planner_output + P.NEXT_CALLER  # official: no space before the label
 
     def _history(self, step: dict[str, Any], planner_prediction: str) -> str:
-        role = "planner" if self.official_role_name else P.ROLE_ASSISTANT
+        role = P.ROLE_PLANNER_STATIC if self.official_role_name else P.ROLE_ASSISTANT
         return step["history"] + f"{role}: {planner_prediction}{P.EOS}"
 
     def predict(self, steps: Sequence[dict[str, Any]]) -> list[str]:
@@ -115,9 +115,9 @@ class MultiLLMAgent(Agent):
                 for k in idx
             ]
             replies = self.backend.generate(role, texts, self.params[role])
-            label = P.ROLE_CALLER if role == "caller" else P.ROLE_CONCLUSION
+            turn = P.TURN_CALLER if role == "caller" else P.TURN_CONCLUSION
             for k, reply in zip(idx, replies, strict=True):
-                out[k] = P.PREDICTION_ASSISTANT + routes[k][1] + P.EOS + f"{label}: " + reply
+                out[k] = P.PREDICTION_ASSISTANT + routes[k][1] + P.EOS + turn + reply
                 if role == "caller" and P.MARK_ACTION not in reply:
                     self.counts["caller_without_action"] += 1
         for k, (r, plan) in enumerate(routes):
@@ -134,14 +134,20 @@ class SingleLLMAgent(Agent):
 
     def to_prediction(self, output: str) -> str:
         """Backbone text → the multi-agent prediction string, so the same scorer reads every system."""
-        if "conclusion: give up" in output:
-            thought = output[: output.index("conclusion: give up")].rstrip()
+        if P.MARK_BACKBONE_GIVE_UP in output:
+            thought = output[: output.index(P.MARK_BACKBONE_GIVE_UP)].rstrip()
             return thought + P.LABEL_PREFIX + P.NEXT_GIVE_UP
         if P.MARK_ANSWER in output:
             k = output.rindex(P.MARK_ANSWER)
             thought, answer = output[:k].rstrip(), output[k + len(P.MARK_ANSWER) :]
             return (
-                P.PREDICTION_ASSISTANT + thought + P.LABEL_PREFIX + P.NEXT_CONCLUSION + P.EOS + "conclusion: " + answer
+                P.PREDICTION_ASSISTANT
+                + thought
+                + P.LABEL_PREFIX
+                + P.NEXT_CONCLUSION
+                + P.EOS
+                + P.TURN_CONCLUSION
+                + answer
             )
         if P.MARK_ACTION in output:
             k = output.index(P.MARK_ACTION)
@@ -149,7 +155,7 @@ class SingleLLMAgent(Agent):
         else:
             self.counts["backbone_unparseable"] += 1
             thought, call = output.rstrip(), ""
-        return P.PREDICTION_ASSISTANT + thought + P.LABEL_PREFIX + P.NEXT_CALLER + P.EOS + "caller: " + call
+        return P.PREDICTION_ASSISTANT + thought + P.LABEL_PREFIX + P.NEXT_CALLER + P.EOS + P.TURN_CALLER + call
 
     def predict(self, steps: Sequence[dict[str, Any]]) -> list[str]:
         texts = [P.fill("backbone", s["tools"], s["history"], compat=self.compat) for s in steps]

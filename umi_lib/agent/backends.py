@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from umi_lib import prompts as P
 from umi_lib.agent.agents import GenParams, clean_output
+from umi_lib.names import ROLES
 
 
 def generate_batched(
@@ -197,7 +198,7 @@ class VLLMBackend:
         return [clean_output(o.outputs[0].text, params.stop) for o in outs]
 
 
-RELEASED = {role: f"shenwzh3/alpha-umi-{role}-7b" for role in ("planner", "caller", "summarizer")}
+RELEASED = {role: f"shenwzh3/alpha-umi-{role}-7b" for role in ROLES}
 
 
 def endpoint_tokenizer(name: str):

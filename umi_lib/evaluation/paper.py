@@ -9,13 +9,15 @@ Backbone: LLaMA-2-chat 7B / 13B; ID = ToolBench in-domain, OOD = out-of-domain (
 
 from __future__ import annotations
 
+from umi_lib.names import TABLE_COLUMNS
+
 CITATION = "α-UMi (Shen et al., EMNLP 2024), Table 1"
 
 
-COLUMNS = ("plan_em", "action_em", "hallu_rate", "f1", "rouge")
+COLUMNS = tuple(TABLE_COLUMNS)  # the paper's column order
 
 
-COLUMN_NAMES = {"plan_em": "Plan ACC", "action_em": "Act. EM", "hallu_rate": "Hallu.", "f1": "Arg F1", "rouge": "R-L"}
+COLUMN_NAMES = TABLE_COLUMNS
 
 
 # row: (ID Plan, Act, Hallu, Arg, R-L, OOD Plan, Act, Hallu, Arg, R-L)

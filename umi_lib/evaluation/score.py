@@ -25,6 +25,7 @@ from umi_lib.evaluation.bootstrap import bootstrap
 from umi_lib.evaluation.metrics import OFFICIAL_KEYS, StepScore, aggregate, score_item
 from umi_lib.manifest import file_digest
 from umi_lib.manifest import write as write_manifest
+from umi_lib.names import TABLE_COLUMNS
 
 RESAMPLES = 1000
 
@@ -120,19 +121,10 @@ def score_file(
     return result
 
 
-TABLE1 = (
-    ("plan_em", "Plan ACC"),
-    ("action_em", "Act. EM"),
-    ("hallu_rate", "Hallu."),
-    ("f1", "Arg F1"),
-    ("rouge", "R-L"),
-)
-
-
 def summary(result: dict[str, Any]) -> str:
     """Table-1 columns ×100 with their 95% intervals, then the crash and parse-failure counts."""
     lines = []
-    for key, name in TABLE1:
+    for key, name in TABLE_COLUMNS.items():
         low, high = result["ci95"].get(key, [None, None])
         ci = "" if low is None or high is None else f"  [{100 * low:6.2f}, {100 * high:6.2f}]"
         lines.append(f"{name:9s} {100 * result[key]:6.2f}{ci}")

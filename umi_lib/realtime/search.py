@@ -34,21 +34,6 @@ METHODS = {"react": 1, "dfsdt": 2}  # method -> tree width
 ERROR_WORDS = ("error", "404", "403", "rate limit", "does not exist", "unauthorized", "forbidden", "not found")
 
 
-# ToolBench's DFSDT diversity message, as the training and test trajectories contain it (a data format).
-DIVERSITY_HEAD = (
-    "This is not the first time you try this task, all previous trails failed.\n"
-    "Before you generate my thought for this state, I will first show you your previous actions for this state, "
-    "and then you must generate actions that is different from all of them. Here are some previous actions "
-    "candidates:\n"
-)
-
-
-DIVERSITY_TAIL = (
-    "\n\nRemember you are now in the intermediate state of a trail, you will first analyze the now state and "
-    "previous action candidates, then make actions that is different from all the previous."
-)
-
-
 @dataclass
 class Budget:
     """Limits of one query's search."""
@@ -151,10 +136,10 @@ def diversity_message(previous: Sequence[Node], last_observation: str) -> str:
     cands = [{"name": n.action, "arguments": n.arguments,
               "function_output": json.dumps(n.outcome.envelope if n.outcome else {}),
               "mento-carlo-action-value": 0.0} for n in previous]  # fmt: skip
-    text = DIVERSITY_HEAD + json.dumps(cands, indent=2)
+    text = P.DIVERSITY_HEAD + json.dumps(cands, indent=2)
     if last_observation:
         text += "\nagain, your former observation: " + last_observation
-    return text + DIVERSITY_TAIL
+    return text + P.DIVERSITY_TAIL
 
 
 class Search:

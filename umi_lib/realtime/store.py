@@ -108,12 +108,6 @@ class ResponseStore:
         return counts
 
 
-CANDIDATES_HEAD = "Here are some previous actions candidates:\n"
-
-
-CANDIDATES_TAIL = "\nagain, your former observation:"
-
-
 def calls_in_conversation(turns: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str, str]]:
     """``(function, arguments, observation)`` of each GLPFT caller turn followed by an observation."""
     for turn, nxt in zip(turns, list(turns[1:]) + [None], strict=True):
@@ -126,9 +120,9 @@ def calls_in_conversation(turns: Sequence[Mapping[str, Any]]) -> Iterator[tuple[
 
 def candidates_in(text: str) -> list[dict[str, Any]]:
     """The ``previous actions candidates`` JSON list of a DFSDT diversity message (empty if none)."""
-    if CANDIDATES_HEAD not in text:
+    if P.CANDIDATES_HEAD not in text:
         return []
-    body = text.split(CANDIDATES_HEAD, 1)[1].split(CANDIDATES_TAIL, 1)[0]
+    body = text.split(P.CANDIDATES_HEAD, 1)[1].split(P.CANDIDATES_TAIL, 1)[0]
     try:
         value = json.loads(body, strict=False)
     except json.JSONDecodeError:

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker
 
 from umi_lib import prompts
+from umi_lib.names import TABLE_COLUMNS
 from umi_lib.paths import figures_dir  # noqa: E402
 
 matplotlib.use("Agg")  # headless by default; Jupyter's inline backend still displays returned figures
@@ -94,13 +95,7 @@ def dataset_figure(
     return fig
 
 
-METRIC_NAMES = {
-    "plan_em": "Plan ACC",
-    "action_em": "Act. EM",
-    "hallu_rate": "Hallu. (↓)",
-    "f1": "Arg F1",
-    "rouge": "R-L",
-}
+METRIC_NAMES = {**TABLE_COLUMNS, "hallu_rate": TABLE_COLUMNS["hallu_rate"] + " (↓)"}  # lower is better
 
 
 RUN_COLORS = ["#1b1b1b", "#4a4a4a", "#6b6b6b", "#8c8c8c", "#a8a8a8", "#c4c4c4", "#e0e0e0"]  # grayscale only

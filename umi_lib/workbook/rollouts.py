@@ -54,7 +54,8 @@ def trajectory_view(runs: Sequence[EvalRun], steps: Sequence[dict[str, Any]], n:
     rows = []
     for k, step in enumerate(steps[:n]):
         ref = parse_output(step["reference"])
-        last = step["history"].rsplit("observation: ", 1)[-1][:120] if "observation: " in step["history"] else ""
+        history = step["history"]
+        last = history.rsplit(P.TURN_OBSERVATION, 1)[-1][:120] if P.TURN_OBSERVATION in history else ""
         ref_text = f"{ref.plan}: {ref.action or ''} {ref.action_input or ''}{ref.answer or ''}"
         cells = [
             f"<td>#{step.get('trajectory')}.{step.get('step')}<br><i>{html.escape(last)}</i></td>",
@@ -65,7 +66,7 @@ def trajectory_view(runs: Sequence[EvalRun], steps: Sequence[dict[str, Any]], n:
             p = parse_output(item["predictions"])
             s = score_item(item)
             ok = s.values["plan_em"] == 1.0 and s.values.get("action_em", 1.0) == 1.0
-            thought = item["predictions"].split("</s>")[0].removeprefix("asssitant: ")
+            thought = item["predictions"].split(P.EOS)[0].removeprefix(P.PREDICTION_ASSISTANT)
             text = f"{p.plan}: {p.action or ''} {p.action_input or ''}{p.answer or ''} | thought: {thought}"
             cells.append(_cell(text, ok))
         rows.append("<tr>" + "".join(cells) + "</tr>")
