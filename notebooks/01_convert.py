@@ -26,9 +26,11 @@
 # 3. the four role samples it yields, with token counts under the profile's tokenizer,
 # 4. the whole bundled sample converted into `runs/<profile>/data/`, with statistics and a figure.
 #
-# Everything runs offline on the data bundled in `data/` (see `data/README.md` for provenance and licence).
-# The rules are the official scripts' rules (spec §1), byte for byte under `compat`; the default mode fixes
-# the documented bugs (table in the README).
+# Everything runs offline on the data bundled in `data/` (see [data/README.md](../data/README.md) for provenance
+# and licence).
+# The rules are the official scripts' rules ([docs/formats.md](../docs/formats.md)), byte for byte under
+# `compat`; the default mode fixes the documented bugs
+# ([table of the official scripts' bugs](../docs/formats.md#official-script-bugs)).
 
 # %% tags=["parameters"]
 # Profile: "smoke" (tests), "cpu" (default, SmolLM2-135M tokenizer), "colab-t4", "gpu-7b".
@@ -50,9 +52,10 @@ profile
 #
 # The official train example ships its 20 trajectories after *stage 1*: the tool list is rewritten
 # (name ≤ 64 characters, description ≤ 256, `Finish` removed) and `chains` is ToolBench's final message
-# chain. Stage 2 turns it into labelled turns: every assistant message with a function call becomes a
-# planner turn ending in `Next: caller.`, `Next: conclusion.` or `Next: give up.`, followed by the
-# `caller` turn (`Action: …\nAction Input: …`) or the `conclusion` (the final answer).
+# chain ([stage 1](../docs/formats.md#stage-1-tool-documentation)). Stage 2 turns it into labelled turns: every
+# assistant message with a function call becomes a planner turn ending in `Next: caller.`, `Next: conclusion.`
+# or `Next: give up.`, followed by the `caller` turn (`Action: …\nAction Input: …`) or the `conclusion` (the
+# final answer) ([stage 2](../docs/formats.md#stage-2-labelled-conversations)).
 
 # %%
 example = convert.example_trajectory(profile)
@@ -77,7 +80,8 @@ convert.trajectory_table(example)
 # * **summarizer**: one sample per final answer.
 # * **backbone** (single LLM, GLPFT stage 1): thought and action (or answer) merged into one target.
 #
-# Token counts use the tokenizer of the profile's base model.
+# Token counts use the tokenizer of the profile's base model. The exact templates and rules are in
+# [docs/formats.md](../docs/formats.md#role-sample-files).
 
 # %%
 count_tokens = bases.token_counter(profile.base_model)
@@ -133,7 +137,8 @@ fig
 #
 # * 🐢 Run `umi convert stage1 --stage1 data/alpha_umi/train-example/raw_data/raw_data_stage_1.json.gz
 #   --out /tmp/compat --compat` and compare the output with `data/alpha_umi/train-example/` (`cmp`): it is
-#   byte-identical. Now drop `--compat`: which files change, and why? (README, "Bugs fixed".)
+#   byte-identical. Now drop `--compat`: which files change, and why?
+#   ([the bug table](../docs/formats.md#official-script-bugs).)
 # * 🐕 Count how many planner targets in `runs/<profile>/data/train_planner.json` end in `Next: give up.`.
 #   What does this imbalance mean for a planner trained on it?
 # * 🦁 Lower `max_tokens` in `configs/profiles/smoke.yaml` and rerun: which role loses samples first, and why

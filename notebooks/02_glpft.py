@@ -16,7 +16,8 @@
 # %% [markdown]
 # # 02 · GLPFT: one backbone, then three specialists
 #
-# α-UMi's training recipe is **global-to-local progressive fine-tuning** (GLPFT, spec §3):
+# α-UMi's training recipe is **global-to-local progressive fine-tuning** (GLPFT; the official setup is in
+# [docs/training.md](../docs/training.md#the-official-training-setup)):
 #
 # 1. **Stage 1 (global)**: fine-tune one backbone on the whole agent task. The backbone data (notebook 01)
 #    asks for a thought, a call and a final answer in one model.

@@ -16,7 +16,8 @@
 # %% [markdown]
 # # 03 · The agent at work: static evaluation and real-time rollouts
 #
-# The **α-UMi agent** answers one step of a tool-use conversation in two moves (spec §4.3):
+# The **α-UMi agent** answers one step of a tool-use conversation in two moves
+# ([docs/agent.md](../docs/agent.md#routing-the-planner-output)):
 #
 # 1. the **planner** reads the tools and the history and writes a thought ending in `Next: caller.`,
 #    `Next: conclusion.` or `Next: give up.`;
@@ -100,11 +101,13 @@ rollouts.trajectory_view(runs, steps, n=4)
 # in the bundled data (out-of-domain trajectories, DFS search trees with all their branches, training chains),
 # keyed on the canonical JSON of the arguments. A call that was recorded gets its recorded answer; a call that
 # was not gets a fixed "API not working" error (the miss policy), so a run is deterministic and offline. Unknown
-# tools, broken JSON and wrong parameters get ToolBench's own error messages.
+# tools, broken JSON and wrong parameters get ToolBench's own error messages
+# ([docs/realtime.md](../docs/realtime.md#environment)).
 #
 # Queries are the StableToolBench solvable queries of the two groups our recordings cover (G1_category,
 # G2_category). The search is DFSDT: depth-first, up to two tries per step; after a give-up the agent backtracks
-# and is shown its earlier tries in ToolBench's "this is not the first time" message.
+# and is shown its earlier tries in ToolBench's "this is not the first time" message
+# ([our search](../docs/realtime.md#search), [the official one](../docs/agent.md#dfsdt-search-loop)).
 
 # %%
 env = dispatch.load_env()

@@ -17,7 +17,8 @@
 # # 04 · Results: the paper's static metrics, with confidence intervals
 #
 # α-UMi's Table 1 scores **teacher-forced steps**: for every labelled planner step of a test trajectory the
-# model sees the gold history and predicts that one step (spec §4.1). This notebook scores prediction files
+# model sees the gold history and predicts that one step
+# ([static-evaluation items](../docs/formats.md#static-evaluation-items)). This notebook scores prediction files
 # the way the paper's evaluator (`evaluate-multi_agent.py`) does, byte for byte in its parsing rules, and adds
 # what the paper does not report: 95% bootstrap intervals, a planner confusion matrix, and breakdowns.
 #
@@ -51,7 +52,8 @@ profile.name
 #
 # Besides the metrics, every run counts what the paper's script could not have scored
 # (`official_crashes`: it would have stopped with an exception; here each case has a defined value, see
-# `docs/metrics.md`) and predictions that did not parse as a tool call (`parse_failures`).
+# [docs/metrics.md](../docs/metrics.md#where-the-official-script-crashes)) and predictions that did not parse
+# as a tool call (`parse_failures`).
 
 # %%
 scored = results.score_bundled(profile)
@@ -81,7 +83,10 @@ results.results_table(runs, paper_rows)
 # * **Hallu.** (`hallu_rate`): share of *all* steps whose predicted tool is not in the query's tool list.
 # * **R-L** (`rouge`): ROUGE-L of the final answer on `finish` steps, with the `rouge` 1.0.1 package's
 #   semantics (sentences split on `.`, distinct tokens; `rouge_score_rougeL` in the metrics file is the
-#   other, more common ROUGE-L, for comparison).
+#   other, more common ROUGE-L, for comparison: [two packages](../docs/metrics.md#rouge-l-two-packages)).
+#
+# The exact rules, including how a prediction string is parsed, are in
+# [docs/metrics.md](../docs/metrics.md#official-parse-rules).
 #
 # The table shows, for each metric, the first degraded step that loses on it.
 
@@ -112,8 +117,8 @@ results.by_step_plot(runs, profile)
 results.by_group_plot(runs, profile)
 
 # %% [markdown]
-# Training-loss curves per GLPFT stage read `runs/<profile>/logs/<stage>.jsonl` (format in
-# `umi_lib/trainlog.py`); the panel stays empty until notebook 02 has trained.
+# Training-loss curves per GLPFT stage read `runs/<profile>/logs/<system>/<stage>.jsonl` (format in
+# `umi_lib/train/logs.py`); the panel stays empty until notebook 02 has trained.
 
 # %%
 results.loss_plot(profile)
@@ -124,6 +129,7 @@ results.loss_plot(profile)
 # * 🐢 Run `umi score --predictions runs/<profile>/predictions/degraded.json --out /tmp/m.json` and find
 #   `official_crashes` and `parse_failures` in the output. Which mistakes of the degraded file show up there?
 # * 🐕 Edit one prediction in `oracle.json` so that its answer is `...` and score it again: the paper's script
-#   would stop with `ValueError`; what does `umi score` report instead (`docs/metrics.md`)?
+#   would stop with `ValueError`; what does `umi score` report instead
+#   ([docs/metrics.md](../docs/metrics.md#where-the-official-script-crashes))?
 # * 🦁 Score the degraded file with `--resamples 2000` and two seeds. How much do the interval bounds move?
 #   Then give every item its own `trajectory` id and compare the width: why is it narrower, and why is that wrong?

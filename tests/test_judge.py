@@ -46,8 +46,9 @@ def test_client_forces_the_tool_call_and_survives_malformed_replies(chat_server)
     assert body["tool_choice"] == {"type": "function", "function": {"name": "check_answer_status"}}
     assert body["tools"][0]["function"]["parameters"]["properties"]["label"]["enum"] == ["Solved", "Unsolved", "Unsure"]
     assert body["model"] == "judge-m" and body["seed"] == 7 and body["temperature"] == 0.2
-    assert sum(judge.errors.values()) == 4 and judge.errors["HTTPError"] == 1
-    assert [e.get("label") for e in judge.log] == [None, None, None, None, "Solved"]
+    # the HTTP 500 is retried by the shared client (umi_lib.client); the judge only sees the three bad replies
+    assert judge.errors == {"ValueError": 3} and len(handler.seen) == 5
+    assert [e.get("label") for e in judge.log] == [None, None, None, "Solved"]
     assert judge.log[0]["raw"]["choices"][0]["message"]["content"] == "I think it is solved"  # raw kept
 
 

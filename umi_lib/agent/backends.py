@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from tqdm.auto import tqdm
 
 from umi_lib import prompts as P
 from umi_lib.agent.agents import GenParams, clean_output
+from umi_lib.client import JsonClient
 from umi_lib.names import ROLES
 
 
@@ -230,6 +229,7 @@ class OpenAIBackend:
     errors: Counter = field(default_factory=Counter)
     tokenizer: Any = None  # counts prompt tokens for the official left truncation; None: prompts go as they are
     max_input_tokens: int = 3750
+    client: JsonClient | None = field(default=None, repr=False, compare=False)
 
     def settings(self) -> dict[str, Any]:
         return {"kind": "endpoint", "base_url": self.base_url, "model": self.model, "models": self.models,
@@ -256,13 +256,9 @@ class OpenAIBackend:
             body["stop"] = list(params.stop)
         if params.do_sample:
             body["seed"] = params.seed
-        req = urllib.request.Request(
-            self.base_url.rstrip("/") + "/completions",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
-        )
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-            reply = json.loads(resp.read().decode())
+        if self.client is None:
+            self.client = JsonClient(self.base_url, self.api_key, self.timeout)
+        reply = self.client.post("/completions", body)
         text = reply["choices"][0]["text"]
         if not isinstance(text, str):
             raise ValueError("choices[0].text is not a string")

@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import random
 import statistics
-import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from umi_lib import prompts as P
+from umi_lib.client import JsonClient
 from umi_lib.data.records import ToolEvalAnswer
 
 SOLVED, UNSOLVED, UNSURE = "Solved", "Unsolved", "Unsure"
@@ -94,6 +94,7 @@ class OpenAIJudge:
     timeout: float = 60.0
     log: list[dict[str, Any]] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
+    client: JsonClient | None = field(default=None, repr=False, compare=False)
 
     def _request(self, function: str, prompt: str) -> dict[str, Any]:
         labels = LABELS[function]
@@ -106,11 +107,9 @@ class OpenAIJudge:
                 "messages": [{"role": "user", "content": prompt}],
                 "tools": [{"type": "function", "function": {"name": function, "parameters": schema}}],
                 "tool_choice": {"type": "function", "function": {"name": function}}}  # fmt: skip
-        req = urllib.request.Request(self.base_url.rstrip("/") + "/chat/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json",
-                                              "Authorization": f"Bearer {self.api_key}"})  # fmt: skip
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-            return json.loads(resp.read().decode())
+        if self.client is None:
+            self.client = JsonClient(self.base_url, self.api_key, self.timeout)
+        return self.client.post("/chat/completions", body)
 
     @staticmethod
     def label_of(reply: Any, function: str) -> str:

@@ -9,12 +9,13 @@ repeated exactly without the simulator. Replies that are not a JSON envelope cou
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from umi_lib.client import JsonClient
 
 SYSTEM = (
     "You stand in for a web API. From its documentation and the example calls, work out what it does and "
@@ -32,6 +33,8 @@ class Simulator:
     seed: int = 42
     timeout: float = 60.0
     errors: Counter = field(default_factory=Counter)
+    api_key: str = ""
+    client: JsonClient | None = field(default=None, repr=False, compare=False)
     cache: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -53,11 +56,10 @@ class Simulator:
         body = {"model": self.model, "temperature": 0, "seed": self.seed, "max_tokens": 1024,
                 "messages": [{"role": "system", "content": SYSTEM},
                              {"role": "user", "content": self.prompt(ep, args, examples)}]}  # fmt: skip
-        req = urllib.request.Request(self.base_url.rstrip("/") + "/chat/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        if self.client is None:
+            self.client = JsonClient(self.base_url, self.api_key, self.timeout)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                text = json.loads(resp.read().decode())["choices"][0]["message"]["content"]
+            text = self.client.post("/chat/completions", body)["choices"][0]["message"]["content"]
             env = json.loads(text)
             if not isinstance(env, dict) or "response" not in env:
                 raise ValueError("not an envelope")

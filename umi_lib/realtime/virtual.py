@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.request
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from umi_lib.client import JsonClient
 from umi_lib.realtime.catalog import Catalog, Endpoint, category_folder
 from umi_lib.realtime.dispatch import API_ERROR, OK, Outcome, ReplayEnv, precheck
 from umi_lib.realtime.toolnames import api_function, spellings
@@ -38,6 +38,7 @@ class HttpEnv:
     catalog: Catalog
     timeout: float = 30.0
     counts: Counter = field(default_factory=Counter)
+    client: JsonClient | None = field(default=None, repr=False, compare=False)
 
     def call(self, name: str, arguments: Any, offered: Sequence[str], query: str = "") -> Outcome:
         checked = precheck(self.catalog, name.strip(), arguments, offered)
@@ -46,11 +47,10 @@ class HttpEnv:
             return checked
         function, args = checked
         ep = self.catalog.endpoints.get(function, Endpoint(function))
-        body = json.dumps(virtual_request(ep, args)).encode()
-        req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+        if self.client is None:
+            self.client = JsonClient(self.url, timeout=self.timeout)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                env = json.loads(resp.read().decode())
+            env = self.client.post("", virtual_request(ep, args))
             if not isinstance(env, dict) or "response" not in env:
                 raise ValueError("reply is not an envelope")
         except (OSError, ValueError) as exc:
