@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -67,27 +68,24 @@ def assert_fields_documented(*classes) -> None:
             assert after.strip().startswith('"""'), f"{cls.__name__}.{f.name} has no docstring"
 
 
-class ChatHandler(BaseHTTPRequestHandler):
-    """A local OpenAI-style ``/chat/completions`` server answering from ``script``.
+class JsonHandler(BaseHTTPRequestHandler):
+    """A loopback JSON server for tests: every POST body is kept in ``seen`` (with its path and headers in
+    ``requests``); :meth:`answer` returns ``(status, reply)``, where ``reply`` is JSON-serialisable or raw text."""
 
-    Each entry is an HTTP status (int), a message dict, or a function of the request body returning one.
-    Every request body is kept in ``seen``.
-    """
-
-    script: list = []
     seen: list = []
+    requests: list = []
+
+    def answer(self, body) -> tuple[int, object]:
+        raise NotImplementedError
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append(body)
-        reply = type(self).script.pop(0)
-        if isinstance(reply, int):
-            self.send_response(reply)
-            self.end_headers()
-            return
-        msg = reply(body) if callable(reply) else reply
-        data = json.dumps({"choices": [{"message": msg}]}).encode()
-        self.send_response(200)
+        type(self).requests.append((self.path, dict(self.headers)))
+        status, reply = self.answer(body)
+        data = (reply if isinstance(reply, str) else json.dumps(reply)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -96,11 +94,37 @@ class ChatHandler(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def running(handler: type[JsonHandler], path: str = "/v1"):
+    """Serve ``handler`` on 127.0.0.1 (a real socket, real HTTP) and yield its base URL."""
+    handler.seen, handler.requests = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+
+
+class ChatHandler(JsonHandler):
+    """A local OpenAI-style ``/chat/completions`` server answering from ``script``.
+
+    Each entry is an HTTP status (int), a message dict, or a function of the request body returning one.
+    """
+
+    script: list = []
+
+    def answer(self, body):
+        reply = type(self).script.pop(0)
+        if isinstance(reply, int):
+            return reply, {}
+        msg = reply(body) if callable(reply) else reply
+        return 200, {"choices": [{"message": msg}]}
+
+
 @pytest.fixture
 def chat_server():
-    """``(base_url, handler)`` of a scripted chat server on 127.0.0.1 (a real socket, real HTTP)."""
-    ChatHandler.script, ChatHandler.seen = [], []
-    server = HTTPServer(("127.0.0.1", 0), ChatHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", ChatHandler
-    server.shutdown()
+    """``(base_url, handler)`` of a scripted chat server on 127.0.0.1."""
+    ChatHandler.script = []
+    with running(ChatHandler) as url:
+        yield url, ChatHandler

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import torch
+from conftest import JsonHandler, running
 
 from umi_lib import prompts as P
 from umi_lib.agent.agents import GenParams, MultiLLMAgent, SingleLLMAgent, clean_output
@@ -184,36 +183,22 @@ def test_static_run_resumes_after_a_crash(tmp_path):
     assert json.loads((tmp_path / "flaky.meta.json").read_text())["steps"] == 10
 
 
-class _Completions(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+class _Completions(JsonHandler):
+    def answer(self, body):
         if "fail" in body["prompt"]:
-            self.send_response(500)
-            self.end_headers()
-            return
+            return 500, {}
         text = "Search. Next: caller." if body["prompt"].endswith(P.SUFFIX_ASSISTANT) else "Action: search"
-        reply = json.dumps({"choices": [{"text": text}], "echo_temperature": body["temperature"]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *args):
-        pass
+        return 200, {"choices": [{"text": text}], "echo_temperature": body["temperature"]}
 
 
 def test_openai_compatible_endpoint():
-    server = HTTPServer(("127.0.0.1", 0), _Completions)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        backend = OpenAIBackend(f"http://127.0.0.1:{server.server_port}/v1", "m", timeout=5)
+    with running(_Completions) as url:
+        backend = OpenAIBackend(url, "m", timeout=5)
         agent = MultiLLMAgent(backend)
         (pred,) = agent.predict([_step(0)])
         assert pred == "asssitant: Search. Next: caller.</s>caller: Action: search"
         assert backend.generate("planner", ["please fail"], GenParams()) == ["none"]
         assert backend.errors == {"HttpError": 1}  # after the shared client's retries
-    finally:
-        server.shutdown()
 
 
 def test_cli_static_eval_of_the_base(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,7 @@
-"""--compat reproduces the official scripts byte for byte on the shipped train example (spec 1.3-1.4)."""
+"""--compat reproduces the official scripts byte for byte on the shipped train example.
+
+Rules: ``docs/formats.md#stage-2-labelled-conversations`` and ``docs/formats.md#role-sample-files``.
+"""
 
 from __future__ import annotations
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import JsonHandler, running
 
 from umi_lib import prompts as P
 from umi_lib.cli import main
@@ -19,35 +18,19 @@ from umi_lib.train.loading import map_separator
 PLANNER_REPLIES = ("I will look it up. Next: caller.", "That settles it. Next: conclusion.")
 
 
-class Recording(BaseHTTPRequestHandler):
+class Recording(JsonHandler):
     """``/v1/completions`` that records every body; the planner alternates between calling and concluding."""
 
-    seen: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        n_planner = sum(b["model"] == "P" for b in self.seen)
-        self.seen.append(body)
-        text = {"P": PLANNER_REPLIES[n_planner % 2], "C": 'Action: search\nAction Input: {"q": 1}</s>junk'}.get(
-            body["model"], "The answer.</s>"
-        )
-        reply = json.dumps({"choices": [{"text": text}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *args):
-        pass
+    def answer(self, body):
+        n_planner = sum(b["model"] == "P" for b in self.seen[:-1])
+        replies = {"P": PLANNER_REPLIES[n_planner % 2], "C": 'Action: search\nAction Input: {"q": 1}</s>junk'}
+        return 200, {"choices": [{"text": replies.get(body["model"], "The answer.</s>")}]}
 
 
 @pytest.fixture
 def endpoint():
-    Recording.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
+    with running(Recording) as url:
+        yield url
 
 
 def _official_prompt(role: str, step: dict, planner_prediction: str) -> str:

@@ -180,3 +180,101 @@ def test_no_citation_of_the_external_spec():
             if "spec §" in line or re.search(r"\bspec/[a-z_]+\.md\b", line):
                 offenders.append(f"{f.relative_to(ROOT)}:{n}: {line.strip()}")
     assert offenders == []
+
+
+def test_every_fixed_bug_is_in_the_docs_and_readme_tables():
+    """``BUG_FIXES`` (the code's list of official bugs that the default mode fixes) and the two tables agree."""
+    from umi_lib.data.stage1 import BUG_FIXES
+
+    for text in (ROOT / "docs" / "formats.md", ROOT / "README.md"):
+        rows = [line.split("|")[1].strip() for line in text.read_text().splitlines() if line.startswith("| ")]
+        missing = [name for name, *_ in BUG_FIXES if name not in rows]
+        assert not missing, f"{text.name}: no bug-table row for {missing}"
+
+
+# --- the code cites the docs, not the old specification ----------------------------------------------------
+
+CODE_DIRS = ("umi_lib", "tests", "bench", "configs")
+# "spec §4.4", "Spec 1.3", "spec section 2.1", "spec/toolbench_env.md", "DESIGN.md", "(issue 12)"
+STALE_CITATION = re.compile(
+    r"spec\s*§|\bspec/[a-z_]+\.md\b|\bspec\s+(?:section\s+)?\d+(?:\.\d+)*\b|\bDESIGN\.md\b|\(issue \d+\)",
+    re.IGNORECASE,
+)
+# docs/<file>.md with an optional #anchor, as written in comments and docstrings
+DOCS_REF = re.compile(r"(?<![\w/.-])docs/([\w./-]+?\.md)(?:#([\w-]+))?")
+
+
+def code_files(root: Path = ROOT) -> list[Path]:
+    """Every text file under the code folders (caches and binaries left out)."""
+    files = []
+    for folder in CODE_DIRS:
+        for f in sorted((root / folder).rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts and f.suffix not in (".pyc", ".png", ".gz", ".zip"):
+                files.append(f)
+    return files
+
+
+def stale_citations(files: list[Path], root: Path = ROOT) -> list[str]:
+    """``"file:line: text"`` for every line that still cites the old specification or a build note."""
+    out = []
+    for f in files:
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            if STALE_CITATION.search(line):
+                out.append(f"{f.relative_to(root)}:{n}: {line.strip()}")
+    return out
+
+
+def broken_docs_refs(files: list[Path], root: Path = ROOT) -> list[str]:
+    """``"file:line: docs/x.md#a (reason)"`` for every docs reference whose file or heading anchor is missing."""
+    problems = []
+    cache: dict[Path, set[str]] = {}
+    for f in files:
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            for m in DOCS_REF.finditer(line):
+                dest, anchor = root / "docs" / m.group(1), m.group(2)
+                where = f"{f.relative_to(root)}:{n}: {m.group(0)}"
+                if not dest.is_file():
+                    problems.append(f"{where} (no such file)")
+                    continue
+                if anchor:
+                    if dest not in cache:
+                        cache[dest] = anchors(dest)
+                    if anchor.lower() not in cache[dest]:
+                        problems.append(f"{where} (no heading gives #{anchor})")
+    return problems
+
+
+def test_code_does_not_cite_the_external_spec():
+    files = [f for f in code_files() if f != Path(__file__).resolve()]  # this file spells the patterns out
+    assert len(files) > 50, "the code file listing found almost nothing"
+    assert stale_citations(files) == []
+
+
+def test_every_docs_reference_in_the_code_resolves():
+    files = [f for f in code_files() if f != Path(__file__).resolve()]  # this file's examples point nowhere
+    refs = sum(len(DOCS_REF.findall(f.read_text(encoding="utf-8"))) for f in files)
+    assert refs > 30, "the docs-reference extraction found almost nothing"
+    assert broken_docs_refs(files) == []
+
+
+def test_code_checkers_catch_stale_citations_and_broken_docs_refs(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\n## Official parse rules\n\n```\n## fenced\n```\n")
+    (tmp_path / "umi_lib").mkdir()
+    code = tmp_path / "umi_lib" / "m.py"
+    code.write_text(
+        '"""Parse rules: ``docs/a.md#official-parse-rules``; the whole file: docs/a.md."""\n'
+        "# bad anchor (docs/a.md#fenced), no file (see docs/b.md#x).\n"
+        "# spec §4.4, Spec 1.3, (spec 4.2), spec section 2.1, spec/alpha_umi_spec.md, DESIGN.md, (issue 7)\n"
+        "for arg, spec in props.items():  # a variable named spec is fine\n"
+    )
+    assert code_files(tmp_path) == [code]
+    assert broken_docs_refs([code], tmp_path) == [
+        "umi_lib/m.py:2: docs/a.md#fenced (no heading gives #fenced)",
+        "umi_lib/m.py:2: docs/b.md#x (no such file)",
+    ]
+    assert [s.split(":")[1] for s in stale_citations([code], tmp_path)] == ["3"]
+    for cite in ("spec §4.4", "Spec 1.3", "(spec 4.2)", "spec section 2.1", "spec/alpha_umi_spec.md", "DESIGN.md"):
+        assert STALE_CITATION.search(cite), cite
+    assert STALE_CITATION.search("(issue 7)")
+    assert not STALE_CITATION.search("for arg, spec in props.items():")

@@ -1,4 +1,5 @@
-"""Model layer: precision per device, fit checks, clear errors, and the official token ids (spec 2.3)."""
+"""Model layer: precision per device, fit checks, clear errors, and the official token ids
+(``docs/training.md#token-ids``)."""
 
 from __future__ import annotations
 

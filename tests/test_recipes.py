@@ -22,7 +22,7 @@ def test_no_stray_recipe_files():
     assert found == {(p, s) for p in PROFILES for s in STAGES}
 
 
-# spec 3.2 (GLPFT/scripts/train_toolbench.sh): epochs, warmup ratio, weight decay per stage
+# docs/training.md#hyper-parameters (GLPFT/scripts/train_toolbench.sh): epochs, warmup ratio, weight decay per stage
 PAPER = {"global": (2, 0.4, 0.0), "planner": (1, 0.2, 0.01), "caller": (1, 0.2, 0.01), "summarizer": (2, 0.4, 0.01)}
 
 

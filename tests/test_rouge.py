@@ -62,7 +62,7 @@ def _ood_references():
 @pytest.mark.parametrize(
     ("hyp", "ref", "value"),
     [
-        # spec/ecosystem.md 2e, measured with rouge 1.0.1
+        # docs/metrics.md#rouge-l-two-packages, measured with rouge 1.0.1
         ("The weather in Paris is sunny today.", "Today the weather in Paris is sunny.", 0.714),
         ("a a a b", "a b b b", 1.000),
         ("Answers: cats, dogs", "cats and dogs", 0.333),

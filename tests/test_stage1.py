@@ -1,4 +1,7 @@
-"""Stage 1 on raw ToolBench DFS answer files (spec 1.2) and the test-id exclusion rules."""
+"""Stage 1 on raw ToolBench DFS answer files and the test-id exclusion rules.
+
+Rules: ``docs/formats.md#stage-1-tool-documentation``.
+"""
 
 from __future__ import annotations
 

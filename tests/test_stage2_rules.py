@@ -1,4 +1,7 @@
-"""Stage-2 and role-builder rules on hand-built chains, one small case per branch (spec 1.3-1.4)."""
+"""Stage-2 and role-builder rules on hand-built chains, one small case per branch.
+
+Rules: ``docs/formats.md#stage-2-labelled-conversations`` and ``docs/formats.md#role-sample-files``.
+"""
 
 from __future__ import annotations
 

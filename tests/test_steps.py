@@ -1,4 +1,5 @@
-"""Static-evaluation steps of the official out-of-domain test set (spec 4.1, 7)."""
+"""Static-evaluation steps of the official out-of-domain test set (``docs/formats.md#static-evaluation-items``,
+``docs/formats.md#the-official-test-set``)."""
 
 from __future__ import annotations
 

@@ -16,5 +16,5 @@ In data-flow order (each arrow is one function a notebook cell calls, and one ``
 
 Shared by all stages: :mod:`umi_lib.prompts` (every interface string), :mod:`umi_lib.names` (roles, stages,
 systems, column labels), :mod:`umi_lib.config` (profiles), :mod:`umi_lib.paths`, :mod:`umi_lib.manifest`
-(what made each artifact), :mod:`umi_lib.http` (one JSON-over-HTTP client) and :mod:`umi_lib.cli` (``umi``).
+(what made each artifact), :mod:`umi_lib.client` (one JSON-over-HTTP client) and :mod:`umi_lib.cli` (``umi``).
 """

@@ -74,7 +74,8 @@ class RealtimeConfig:
     queries: int | None = None
     """Roll out at most this many queries (seeded order); None = every query of ``groups``."""
     groups: list[str] = field(default_factory=lambda: ["G1_category", "G2_category"])
-    """StableToolBench test groups; the default two are the ones the bundled recordings cover (spec §3.8)."""
+    """StableToolBench test groups; the default two are the ones the bundled recordings cover
+    (``docs/realtime.md#coverage-of-the-test-groups``)."""
     method: str = "dfsdt"
     """``dfsdt`` (depth-first, width 2, backtracking) or ``react`` (one chain)."""
     max_depth: int = 4

@@ -1,7 +1,7 @@
 """Every interface string of alpha-UMi, byte for byte, and nothing else.
 
 Released checkpoints (``shenwzh3/alpha-umi-*``) were trained on exactly these strings, so they are quoted
-verbatim from the specification (spec/alpha_umi_spec.md section 2.1), typos included ("You have assess",
+verbatim (``docs/formats.md#prompt-templates``), typos included ("You have assess",
 "Base on the thought", "asssitant"). No other module may spell one of them out: import them from here.
 """
 
@@ -26,7 +26,7 @@ TURN_CALLER = ROLE_CALLER + ": "  # a role turn as rendered in histories and pre
 TURN_CONCLUSION = ROLE_CONCLUSION + ": "
 TURN_OBSERVATION = ROLE_OBSERVATION + ": "
 
-# Suffix appended after a filled template: a leading and a trailing space (spec 2.1).
+# Suffix appended after a filled template: a leading and a trailing space (docs/formats.md#role-suffixes).
 SUFFIX_ASSISTANT = " assistant: "
 SUFFIX_CALLER = " caller: "
 SUFFIX_CONCLUSION = " conclusion: "
@@ -41,12 +41,13 @@ LABEL_NAMES = {NEXT_CALLER: "caller", NEXT_CONCLUSION: "conclusion", NEXT_GIVE_U
 # test file has "<thought> Next: caller.". Both are read; stage 2 writes the former.
 LABEL_PREFIX = " "
 
-# Static-evaluation plan names (spec 4.4)
+# Static-evaluation plan names (docs/metrics.md#official-parse-rules)
 PLAN_CALL = "call"
 PLAN_FINISH = "finish"
 PLAN_GIVE_UP = "give up"
 
-# Substring markers of the official evaluator's parse_output (spec 4.4): no trailing period, and the
+# Substring markers of the official evaluator's parse_output
+# (docs/metrics.md#official-parse-rules): no trailing period, and the
 # answer marker has a trailing space (the official rindex needs it).
 MARK_GIVE_UP = "Next: give up"
 MARK_CONCLUSION = "Next: conclusion"
@@ -65,11 +66,14 @@ NO_ANSWER = "none"  # final answer placeholder when Finish carried none
 HALLUCINATED_NAME = "invalid_hallucination_function_name"  # ToolBench's mark for calls to unknown APIs
 FINISH = "Finish"
 GIVE_UP_RETURN = "give_up_and_restart"
-FINAL_ANSWER_KEY_QUOTED = '"final_answer": '  # substring fallback of stage 2 (spec 1.3)
+# substring fallback of stage 2 (docs/formats.md#finish-final-answer-or-give-up)
+FINAL_ANSWER_KEY_QUOTED = '"final_answer": '
 RESPONSE_KEY_QUOTED = '"response":'
-# Final prediction strings of the static pipeline keep the official typo (spec 4.3).
+# Final prediction strings of the static pipeline keep the official typo
+# (docs/formats.md#official-prediction-strings).
 PREDICTION_ASSISTANT = "asssitant: "
-TRAINING_SYSTEM_PREFIX = "system: "  # prepended at training time only (spec 2.3)
+# prepended at training time only (docs/training.md#tokenization-and-loss-masking)
+TRAINING_SYSTEM_PREFIX = "system: "
 
 # --- ToolBench's DFSDT diversity message (inside the training and test trajectories; a data format) -------
 CANDIDATES_HEAD = "Here are some previous actions candidates:\n"
@@ -84,7 +88,7 @@ DIVERSITY_TAIL = (
     "previous action candidates, then make actions that is different from all the previous."
 )
 
-# --- templates (spec 2.1, verbatim) -------------------------------------------------------------------
+# --- templates (verbatim, docs/formats.md#prompt-templates) -------------------------------------------
 _HEAD = "You have assess to the following apis:\n{doc}\nThe conversation history is:\n{history}\n"
 
 BACKBONE = (

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from umi_lib import prompts as P
 
-EMPTY_OUTPUTS = ("", ".", ",")  # the official pipeline maps these to "none" (spec 4.2)
+EMPTY_OUTPUTS = ("", ".", ",")  # the official pipeline maps these to "none" (docs/agent.md#generation)
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class GenParams:
     """Decoding settings of one role."""
 
     max_new_tokens: int = 512
-    do_sample: bool = False  # greedy by default; the official run sampled (spec 4.2)
+    do_sample: bool = False  # greedy by default; the official run sampled (docs/agent.md#generation)
     temperature: float = 1.0
     seed: int = 0
     stop: tuple[str, ...] = ()  # extra stop strings; the output is cut at the first one
@@ -76,7 +76,9 @@ class Agent:
 
 @dataclass
 class MultiLLMAgent(Agent):
-    """Planner, then caller or summarizer, routed on the planner's label (spec §4.3 / §5.2).
+    """Planner, then caller or summarizer, routed on the planner's label.
+
+    Routing: ``docs/agent.md#routing-the-planner-output``; one step: ``docs/agent.md#one-agent-step``.
 
     ``official_role_name``: the official static pipeline writes the current step into the caller's and
     summarizer's history as ``"planner: ..."``, a role name never seen in training; by default we write
@@ -128,7 +130,10 @@ class MultiLLMAgent(Agent):
 
 @dataclass
 class SingleLLMAgent(Agent):
-    """One backbone model: its output is parsed into the official prediction format (spec §4.5 parsing)."""
+    """One backbone model: its output is parsed into the official prediction format.
+
+    Parsing: ``docs/agent.md#single-llm-parsing``.
+    """
 
     compat: bool = False
 

@@ -129,7 +129,7 @@ class ToolCall:
 
 @dataclass
 class ToolEvalAnswer:
-    """One converted ToolEval answer (spec/toolbench_env.md section 2.1)."""
+    """One converted ToolEval answer (``docs/toolbench.md#tooleval-converted-answers``)."""
 
     query_id: str
     query: str

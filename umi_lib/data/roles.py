@@ -82,7 +82,10 @@ def summarizer_samples(traj: Trajectory, state: BuildState) -> list[RoleSample]:
 
 
 def backbone_target(turn: Turn, nxt: Turn | None) -> str | None:
-    """Merge an assistant step with its caller/conclusion turn into one single-LLM target (spec 1.4)."""
+    """Merge an assistant step with its caller/conclusion turn into one single-LLM target.
+
+    Rules: ``docs/formats.md#backbone-samples``.
+    """
     if nxt is not None and nxt.role == P.ROLE_CALLER:
         return turn.value.replace(P.NEXT_CALLER, "").strip() + "\n" + nxt.value
     if nxt is not None and nxt.role == P.ROLE_CONCLUSION:

@@ -61,11 +61,20 @@ BUG_FIXES: list[tuple[str, str, str, str]] = [
         "parsed with `strict=False` (as ToolBench's environment does)",
         "substring salvage",
     ),
+    (
+        "Tool output that is a JSON *string* (an envelope encoded twice)",
+        '`json.loads` returns a string, `["response"]` fails, and the `"response":` search runs on the decoded text',
+        "the decoded text is read as an envelope again; a cut one gets the same search",
+        "search on the decoded text",
+    ),
 ]
 
 
 def rewrite_tool(function: dict[str, Any]) -> Tool:
-    """Spec 1.2 step 3: last 64 chars of the name, first 256 of the description, last 256 of arg docs."""
+    """Last 64 chars of the name, first 256 of the description, last 256 of arg docs.
+
+    Rule 1 of ``docs/formats.md#stage-1-tool-documentation``.
+    """
     props = (function.get("parameters") or {}).get("properties", {}) or {}
     inputs = {}
     for arg, spec in props.items():

@@ -19,14 +19,18 @@ def _as_text(value: Any, report: Report, what: str) -> str:
 
 
 def _finish_outcome(args: Any, content: str | None, compat: bool) -> str | None:
-    """Final answer of a Finish call, or None for a give-up (spec 1.3, including its salvage rules)."""
+    """Final answer of a Finish call, or None for a give-up.
+
+    Rules, salvage included: ``docs/formats.md#finish-final-answer-or-give-up``.
+    """
     text = args if isinstance(args, str) else json.dumps(args)
     try:
         obj = args if isinstance(args, dict) else json.loads(args, strict=compat)
         if obj["return_type"] == P.GIVE_UP_RETURN:
             return None
         return obj.get("final_answer", P.NO_ANSWER)
-    except Exception:  # any failure takes the official substring path (spec 1.3)
+    except Exception:
+        # any failure takes the official substring path (docs/formats.md#finish-final-answer-or-give-up)
         if P.GIVE_UP_RETURN in text:
             return None
         if P.FINAL_ANSWER_KEY_QUOTED in text:
@@ -36,7 +40,7 @@ def _finish_outcome(args: Any, content: str | None, compat: bool) -> str | None:
 
 
 def _observation(content: str, compat: bool) -> Any:
-    """The observation of a tool message (spec 1.3).
+    """The observation of a tool message (``docs/formats.md#observations``).
 
     The official code rebinds ``content = json.loads(content)`` and then takes ``content["response"]``; on any
     exception it searches ``"response":`` in whatever ``content`` is bound to by then: the raw text when parsing
@@ -47,7 +51,8 @@ def _observation(content: str, compat: bool) -> Any:
     """
     try:
         parsed = json.loads(content)
-    except Exception:  # truncated envelopes are not JSON: take the raw text after "response": (spec 1.3)
+    except Exception:
+        # truncated envelopes are not JSON: take the raw text after "response": (docs/formats.md#observations)
         return _after_response_key(content)
     if isinstance(parsed, str):
         return _after_response_key(parsed) if compat else _observation(parsed, compat)
@@ -64,7 +69,10 @@ def _after_response_key(text: str) -> str:
 
 
 def stage2(item: RawChain, report: Report, compat: bool = False) -> Trajectory:
-    """Spec 1.3: messages after the system prompt and the wrapped query become labelled turns."""
+    """Messages after the system prompt and the wrapped query become labelled turns.
+
+    Rules: ``docs/formats.md#stage-2-labelled-conversations``.
+    """
     turns = [Turn(P.ROLE_USER, item.instruction)]
     for msg in item.chains[2:]:
         role, content = msg["role"], msg.get("content")

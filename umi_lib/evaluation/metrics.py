@@ -1,9 +1,10 @@
 """Static (step-level) metrics of α-UMi Table 1, computed the way the paper's evaluator computes them.
 
-Spec §4.4 (``evaluate-multi_agent.py``). One prediction item is one teacher-forced planner step:
-``{"reference", "predictions", "tools"}`` plus, from ``umi steps``, ``trajectory`` and ``step`` (and an
-optional ``group``). :func:`parse_output` reads a reference or a prediction with the official substring
-rules, :func:`score_step` turns a pair into per-metric contributions, :func:`aggregate` averages them.
+Parse rules: ``docs/metrics.md#official-parse-rules`` (the official ``evaluate-multi_agent.py``). One prediction
+item is one teacher-forced planner step: ``{"reference", "predictions", "tools"}`` plus, from ``umi steps``,
+``trajectory`` and ``step`` (and an optional ``group``). :func:`parse_output` reads a reference or a prediction with
+the official substring rules, :func:`score_step` turns a pair into per-metric contributions, :func:`aggregate`
+averages them.
 
 Official keys (fractions): ``plan_em`` (Plan ACC), ``action_em`` (Act. EM), ``hallu_rate`` (Hallu.),
 ``easy_f1`` / ``hard_f1`` / ``f1`` (Arg F1; the paper's column is most likely ``f1``), ``rouge`` (R-L).
@@ -86,7 +87,10 @@ def _after_last(text: str, marker: str) -> str | None:
 
 
 def parse_output(text: str) -> Parsed:
-    """Plan, action, arguments and answer of a reference or prediction string (substring rules, spec §4.4)."""
+    """Plan, action, arguments and answer of a reference or prediction string.
+
+    Substring rules: ``docs/metrics.md#official-parse-rules``.
+    """
     if P.MARK_GIVE_UP in text:
         return Parsed(GIVE_UP)
     if P.MARK_CONCLUSION in text:

@@ -2,8 +2,8 @@
 
 Both exist so the metrics and figures have real inputs before any model is trained: the oracle must score
 1.0 / 0.0 hallucination, and the degraded file exercises every branch of the metrics with known causes.
-Degraded predictions are written in the static pipeline's own format (spec §4.3, ``"asssitant: "`` typo
-included), built from the reference step with one seeded mistake per step (or none).
+Degraded predictions are written in the static pipeline's own format (``docs/formats.md#official-prediction-strings``,
+``"asssitant: "`` typo included), built from the reference step with one seeded mistake per step (or none).
 """
 
 from __future__ import annotations

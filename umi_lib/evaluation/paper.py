@@ -2,7 +2,8 @@
 
 Source: α-UMi, "Small LLMs Are Weak Tool Learners: A Multi-LLM Agent" (EMNLP 2024), Table 1, read off
 ``X-PLUG/Multi-LLM-Agent:assets/result_static.png`` (the README's results image; transcribed in
-``spec/paper_tables.md``). Columns map to our keys as in spec §4.4: Plan ACC = ``plan_em``, Act. EM =
+``docs/paper.md#table-1-static-evaluation``). Columns map to our keys as in
+``docs/metrics.md#column-mapping-to-the-paper``: Plan ACC = ``plan_em``, Act. EM =
 ``action_em``, Hallu. = ``hallu_rate``, Arg F1 = ``f1`` (most likely; the paper does not say), R-L = ``rouge``.
 Backbone: LLaMA-2-chat 7B / 13B; ID = ToolBench in-domain, OOD = out-of-domain (our bundled test set).
 """
@@ -57,8 +58,9 @@ def rows() -> list[str]:
 
 
 # Table 2 (real-time ToolBench, ChatGPT judge), the two columns our replay environment covers:
-# I1-Cat. (G1_category) and I2-Cat. (G2_category); (pass, win vs ChatGPT-ReACT). Source: spec/toolbench_env.md
-# §6.5, read off X-PLUG/Multi-LLM-Agent:assets/result_real.png; ChatGPT-ReACT is the win-rate reference (50).
+# I1-Cat. (G1_category) and I2-Cat. (G2_category); (pass, win vs ChatGPT-ReACT). Source:
+# docs/paper.md#table-2-real-time-evaluation, read off X-PLUG/Multi-LLM-Agent:assets/result_real.png; ChatGPT-ReACT
+# is the win-rate reference (50).
 TABLE2_CITATION = "α-UMi (Shen et al., EMNLP 2024), Table 2, I1-Cat./I2-Cat."
 
 

@@ -2,7 +2,7 @@
 
 The α-UMi evaluator calls ``Rouge().get_scores(hyps, refs, avg=True)["rouge-l"]["f"]``. That package's
 ROUGE-L is *summary level* and works on **sets** of tokens (``exclusive=True``), which is why it gives
-different numbers from ``rouge-score`` (spec/ecosystem.md §2e). Per (hypothesis, reference) pair:
+different numbers from ``rouge-score`` (see ``docs/metrics.md#rouge-l-two-packages``). Per (hypothesis, reference) pair:
 
 1. split each text on ``"."``; keep the pieces that are non-empty *before* whitespace is collapsed (so
    ``"Done. "`` gives ``["Done", ""]`` and the empty sentence contributes the token ``""``);

@@ -1,4 +1,6 @@
-"""Rollouts in ToolBench's answer format and in ToolEval's converted format (spec/toolbench_env.md §1.5, §2.1).
+"""Rollouts in ToolBench's answer format and in ToolEval's converted format.
+
+Formats: ``docs/toolbench.md#dfs-answer-files`` and ``docs/toolbench.md#tooleval-converted-answers``.
 
 Answer files (``<query_id>_<method>.json``) hold the whole search tree as Thought / Action / Action Input nodes
 and the chosen chain as OpenAI-style ``train_messages``; the converted file holds one linked chain per query,

@@ -20,7 +20,7 @@ from umi_lib.realtime.toolnames import api_function, function_spellings
 MAX_ARGUMENT_CHARS = 8192  # longer argument strings are refused as an input error (no recorded call is near)
 
 
-# ToolBench client status codes (spec §1.8)
+# ToolBench client status codes (docs/toolbench.md#observation-envelope-and-status-codes)
 OK, NO_FUNCTION, INPUT_ERROR, ANSWERED, GAVE_UP, API_ERROR = 0, 1, 2, 3, 4, 6
 
 
@@ -148,7 +148,7 @@ def precheck(catalog: Catalog, name: str, arguments: Any, offered: Sequence[str]
 
 @dataclass
 class ReplayEnv:
-    """The offline tool environment of one or many queries (spec §3.6)."""
+    """The offline tool environment of one or many queries (``docs/realtime.md#environment``)."""
 
     catalog: Catalog
     store: ResponseStore

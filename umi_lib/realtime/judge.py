@@ -1,6 +1,6 @@
 """Pass rate and win rate with an LLM judge: ToolEval's decision procedure behind a pluggable judge.
 
-Procedure (spec/toolbench_env.md §2.2-2.3), with our own prompt wording:
+Procedure (``docs/toolbench.md#pass-rate`` and ``docs/toolbench.md#win-rate``), with our own prompt wording:
 
 1. no Finish at the end of the chain → failed ("no answer"), no judge call;
 2. answer status: an empty or give-up answer is Unsolved without a call; otherwise the judge sees the query and
@@ -163,7 +163,7 @@ def _details(answer: ToolEvalAnswer) -> str:
 
 
 def decide(status: str, solvable: str) -> str:
-    """ToolEval's table (spec §2.2 step 4): passed / failed / Unsure."""
+    """ToolEval's table (``docs/toolbench.md#decision-table``): passed / failed / Unsure."""
     if status == SOLVED or solvable == UNSOLVABLE:
         return PASSED
     if status == UNSOLVED and solvable == SOLVABLE:

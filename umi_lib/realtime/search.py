@@ -1,14 +1,14 @@
 """Real-time rollouts against a tool environment: ReAct (one chain) and DFSDT (depth-first, width 2).
 
-Each query's search is a generator that yields the conversation it needs the next agent step for and receives
-the agent's prediction string (the static format, spec §4.3); a driver batches the pending steps of all
-queries into one ``agent.predict`` call, so rollouts run at batch speed on one base.
+Each query's search is a generator that yields the conversation it needs the next agent step for and receives the
+agent's prediction string (the static format, ``docs/formats.md#official-prediction-strings``); a driver batches the
+pending steps of all queries into one ``agent.predict`` call, so rollouts run at batch speed on one base.
 
-Our DFSDT (spec §5.3, simplified and stated): every agent step is one tree node with at most ``width`` (2)
-children; before a node's second child is generated the history gets ToolBench's diversity message listing the
-earlier candidates; a ``give_answer`` Finish ends the search, a give-up or an exhausted chain
-(``max_depth`` steps) ends that branch and the search backtracks to the closest node with a child left.
-ReAct is the same with width 1. Budgets per query: model steps, approximate tokens, wall time.
+Our DFSDT (``docs/realtime.md#search``; a stated simplification of ``docs/agent.md#dfsdt-search-loop``): every agent
+step is one tree node with at most ``width`` (2) children; before a node's second child is generated the history
+gets ToolBench's diversity message listing the earlier candidates; a ``give_answer`` Finish ends the search, a
+give-up or an exhausted chain (``max_depth`` steps) ends that branch and the search backtracks to the closest node
+with a child left. ReAct is the same with width 1. Budgets per query: model steps, approximate tokens, wall time.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Node:
         return self.outcome is not None and self.outcome.code == ANSWERED
 
     def turns(self) -> list[tuple[str, str]]:
-        """The history turns this step adds, in the training format (spec §5.2)."""
+        """The history turns this step adds, in the training format (``docs/agent.md#one-agent-step``)."""
         head = self.prediction.removeprefix(P.PREDICTION_ASSISTANT)
         value, _, rest = head.partition(P.EOS)
         out = [(P.ROLE_ASSISTANT, value)]

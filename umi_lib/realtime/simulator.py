@@ -1,9 +1,10 @@
 """An optional API simulator for replay misses: any OpenAI-compatible chat endpoint invents the response.
 
-Prompt in our own words after StableToolBench's idea (spec/toolbench_env.md §3.3): the API documentation, up to
-five recorded examples of the same endpoint, the call; the reply must be a JSON envelope. Temperature 0 and a
-fixed seed; every answer is appended to a JSONL layer and replayed from there later, so a simulated run can be
-repeated exactly without the simulator. Replies that are not a JSON envelope count as failures (None).
+Prompt in our own words after StableToolBench's idea (``docs/toolbench.md#simulation-fallback``): the API
+documentation, up to five recorded examples of the same endpoint, the call; the reply must be a JSON envelope.
+Temperature 0 and a fixed seed; every answer is appended to a JSONL layer and replayed from there later, so a
+simulated run can be repeated exactly without the simulator. Replies that are not a JSON envelope count as failures
+(None).
 """
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ def harvest_answer_file(store: ResponseStore, path: Path, source: str) -> None:
 
 
 def harvest() -> ResponseStore:
-    """Every recorded call in the bundled data (spec §3.8 lists the sources)."""
+    """Every recorded call in the bundled data (``docs/realtime.md#response-store`` lists the sources)."""
     store = ResponseStore()
     harvest_stage2(store, data_path("alpha_umi/test/out_of_domain.json"), "glpft-test")
     harvest_stage2(store, data_path(STAGE2_TRAIN), "glpft-train")

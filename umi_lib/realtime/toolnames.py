@@ -1,12 +1,13 @@
 """ToolBench's three name forms and the alpha-UMi tool documentation built from a query's ``api_list``.
 
 Display names (query files) → standardized names (files, server) → function names the agent calls
-(``<api>_for_<tool>``, last 64 characters). Rules: spec/toolbench_env.md §1.1 and §1.3. Checked against the
+(``<api>_for_<tool>``, last 64 characters). Rules: ``docs/toolbench.md#test-groups-and-name-rules`` and
+``docs/toolbench.md#function-calling-schema``. Checked against the
 bundled test set: the tool lists built here equal the tool entries of the 277 out-of-domain trajectories whose
 query is a StableToolBench G1/G2_category query (``tests/test_envs.py``), 1,369 of 1,372; the exceptions are three
 API names that start with a digit, which the test set writes sometimes with and sometimes without the ``get_``
 prefix the rule gives (our catalog also answers to the test set's spelling). Two details come from that check
-rather than from the spec: the API description has the API name replaced by the function name, and the test set
+rather than from those rules: the API description has the API name replaced by the function name, and the test set
 cuts each description at 150 characters and lists inputs only for APIs that have a required parameter.
 """
 
@@ -91,7 +92,10 @@ def param_name(name: str) -> str:
 
 
 def openai_function(api: Mapping[str, Any]) -> dict[str, Any]:
-    """The function-calling schema ToolBench builds for one ``api_list`` entry (spec §1.3)."""
+    """The function-calling schema ToolBench builds for one ``api_list`` entry.
+
+    Rules: ``docs/toolbench.md#function-calling-schema``.
+    """
     tool, name = standardize(api["tool_name"]), function_name(api["api_name"], api["tool_name"])
     description = f'This is the subfunction for tool "{tool}", you can use this tool.'
     text = str(api.get("api_description") or "").strip()

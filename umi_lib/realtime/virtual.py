@@ -19,7 +19,7 @@ from umi_lib.realtime.toolnames import api_function, spellings
 
 
 def virtual_request(ep: Endpoint, arguments: Any) -> dict[str, Any]:
-    """The body ToolBench's client sends to ``/virtual`` (spec §3.1)."""
+    """The body ToolBench's client sends to ``/virtual`` (``docs/toolbench.md#request-and-response``)."""
     return {"category": category_folder(ep.category), "tool_name": ep.tool,
             "api_name": api_function(ep.api) if ep.api else ep.function.split("_for_")[0],
             "tool_input": arguments if isinstance(arguments, str) else json.dumps(arguments),

@@ -153,7 +153,8 @@ def tiny_tokenizer_dir() -> Path:
 
 
 # A Llama small enough for every test: 2 layers, hidden 64. Every Linear has in/out features that are
-# multiples of 64, the bitsandbytes 4-bit block size, so the NF4 path runs on CPU too (spec/cpu_feasibility.md 2b).
+# multiples of 64, the bitsandbytes 4-bit block size, so the NF4 path runs on CPU too
+# (docs/training.md#4-bit-layers-on-a-cpu).
 TINY_CONFIG = {
     "vocab_size": TINY_VOCAB,
     "hidden_size": 64,

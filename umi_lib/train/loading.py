@@ -11,8 +11,8 @@
 
 ``quantization: 4bit`` forces NF4 on CPU too (bitsandbytes 0.50 CPU backend); ``none`` never quantizes.
 
-**Token ids** (:func:`encode_sample`, spec §2.3). The data keeps the official text, with a literal ``</s>``
-ending every history turn. The model layer maps it:
+**Token ids** (:func:`encode_sample`, ``docs/training.md#token-ids``). The data keeps the official text, with a
+literal ``</s>`` ending every history turn. The model layer maps it:
 
 * every literal ``</s>`` in the prompt and the target becomes the base tokenizer's EOS token text
   (``</s>`` for LLaMA and tiny-random, ``<|im_end|>`` for SmolLM2), so it is one special token, as in

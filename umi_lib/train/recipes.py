@@ -3,7 +3,7 @@
 Stages: ``global`` (GLPFT stage 1, backbone data), ``planner`` / ``caller`` / ``summarizer`` (stage 2, one
 role each; the "multi-LLM one-stage" system trains them from the base instead of ``global``), and
 ``multitask`` (one adapter on the union of the three role sets). The ``gpu-7b`` recipes carry the paper's
-hyper-parameters (spec §3.2) adapted to LoRA/QLoRA; each file's header says how.
+hyper-parameters (``docs/training.md#hyper-parameters``) adapted to LoRA/QLoRA; each file's header says how.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class LoraRecipe:
     alpha: int = 32
     """Scaling numerator: the update is scaled by ``alpha / r``."""
     dropout: float = 0.05
-    """Dropout on the adapter input (0 on CPU: it costs 14-28% speed there, spec/cpu_feasibility.md §4)."""
+    """Dropout on the adapter input (0 on CPU: it costs 14-28% speed there, ``docs/training.md#lora-dropout``)."""
     target_modules: str | list[str] = "all-linear"
     """Layers that get an adapter: ``all-linear`` (QLoRA practice) or a list of module names."""
 

@@ -221,7 +221,8 @@ def sft_config(
         gradient_accumulation_steps=recipe.grad_accum,
         gradient_checkpointing=recipe.gradient_checkpointing,
         max_length=recipe.max_length,
-        completion_only_loss=True,  # loss on the target (spec 2.3): labels from our completion_mask
+        # loss on the target (docs/training.md#tokenization-and-loss-masking): labels from our completion_mask
+        completion_only_loss=True,
         packing=False,
         logging_steps=recipe.logging_steps,
         save_strategy="steps",
