@@ -18,7 +18,6 @@ from umi_lib.data.records import FormatError, Report, Tool, ToolCall, ToolEvalAn
 
 ANSWER_GROUPS = ("G1_answer", "G2_answer", "G3_answer")
 
-
 CHAIN_ROLES = ("system", "user", "assistant", "function")
 
 

@@ -126,5 +126,4 @@ BUILDERS: dict[str, Callable[[Trajectory, BuildState], list[RoleSample]]] = {
     "summarizer": summarizer_samples,
 }
 
-
 ROLE_FILES = {role: f"train_{role}.json" for role in BUILDERS}

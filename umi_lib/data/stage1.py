@@ -6,16 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from umi_lib import prompts
+from umi_lib import prompts as P
 from umi_lib.data.readers import (
     query_id_of,
     validate_chain,
     validate_functions,
 )
 from umi_lib.data.records import FormatError, RawChain, Tool
-
-P = prompts
-
 
 # bug, official behaviour, ours (default), how --compat behaves
 BUG_FIXES: list[tuple[str, str, str, str]] = [

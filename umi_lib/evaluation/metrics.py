@@ -25,12 +25,9 @@ from umi_lib.evaluation import rouge
 
 CALL, FINISH, GIVE_UP = P.PLAN_CALL, P.PLAN_FINISH, P.PLAN_GIVE_UP
 
-
 PLANS = (CALL, FINISH, GIVE_UP)
 
-
 OFFICIAL_KEYS = ("rouge", "plan_em", "action_em", "easy_f1", "hard_f1", "f1", "hallu_rate")
-
 
 # Which steps each metric averages over (its denominator).
 SCOPE = {
@@ -43,15 +40,11 @@ SCOPE = {
     "rouge": "reference-finish steps",
 }
 
-
 CONCLUSION_NO_SPACE = "conclusion_without_space"
-
 
 CALL_NO_EOS = "call_without_eos"
 
-
 EMPTY_LIST = "empty_metric_list"
-
 
 CRASH_CASES = {
     CONCLUSION_NO_SPACE: "finish text has 'conclusion:' but never 'conclusion: ': official rindex ValueError; "
@@ -61,11 +54,9 @@ CRASH_CASES = {
     **rouge.CRASH_CASES,
 }
 
-
 # Not crashes, but predictions a reader wants counted: a call without an "Action:" line, and arguments that
 # are not a JSON object.
 NO_ACTION = "no_action"
-
 
 ARGS_NOT_JSON = "arguments_not_json_object"
 

@@ -19,7 +19,6 @@ from umi_lib.evaluation.metrics import CALL, FINISH, GIVE_UP, parse_output
 
 KEEP = ("tools", "reference", "trajectory", "step", "group")
 
-
 # Mistake mix per reference plan: (name, weight). Weights are per mille and add up to 1000.
 MISTAKES: dict[str, tuple[tuple[str, int], ...]] = {
     CALL: (

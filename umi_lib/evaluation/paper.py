@@ -14,12 +14,9 @@ from umi_lib.names import TABLE_COLUMNS
 
 CITATION = "α-UMi (Shen et al., EMNLP 2024), Table 1"
 
-
 COLUMNS = tuple(TABLE_COLUMNS)  # the paper's column order
 
-
 COLUMN_NAMES = TABLE_COLUMNS
-
 
 # row: (ID Plan, Act, Hallu, Arg, R-L, OOD Plan, Act, Hallu, Arg, R-L)
 _ROWS = {
@@ -38,7 +35,6 @@ _ROWS = {
     "α-UMi w/o reuse 13B": (86.33, 60.07, 0.39, 53.11, 35.09, 87.75, 61.63, 2.95, 52.54, 37.70),
     "α-UMi w/ reuse 13B": (87.87, 63.03, 0.37, 57.65, 43.46, 88.73, 64.21, 0.24, 57.38, 42.50),
 }
-
 
 SPLITS = ("ID", "OOD")
 
@@ -62,7 +58,6 @@ def rows() -> list[str]:
 # docs/paper.md#table-2-real-time-evaluation, read off X-PLUG/Multi-LLM-Agent:assets/result_real.png; ChatGPT-ReACT
 # is the win-rate reference (50).
 TABLE2_CITATION = "α-UMi (Shen et al., EMNLP 2024), Table 2, I1-Cat./I2-Cat."
-
 
 TABLE2 = {
     "ChatGPT ReACT": {"G1_category": (44.5, 50.0), "G2_category": (46.5, 50.0)},

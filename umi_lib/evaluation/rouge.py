@@ -28,15 +28,11 @@ from dataclasses import dataclass, field
 # default limit of 1000 frames, a back-trace deeper than 1000 - 8 = 992 calls raises RecursionError.
 OFFICIAL_RECURSION_BUDGET = 1000 - 8
 
-
 EMPTY_HYPOTHESIS = "rouge_empty_hypothesis"
-
 
 EMPTY_REFERENCE = "rouge_empty_reference"
 
-
 RECURSION = "rouge_recursion_limit"
-
 
 CRASH_CASES = {
     EMPTY_HYPOTHESIS: "hypothesis has no sentence after splitting on '.' (e.g. '...'): official ValueError; here F = 0",

@@ -15,7 +15,6 @@ from umi_lib.realtime.toolnames import api_function, function_name, param_name, 
 
 GROUPS = ("G1_instruction", "G1_category", "G1_tool", "G2_instruction", "G2_category", "G3_instruction")
 
-
 # the groups the bundled recordings cover (docs/realtime.md#coverage-of-the-test-groups)
 COVERED_GROUPS = ("G1_category", "G2_category")
 

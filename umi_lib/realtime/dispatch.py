@@ -19,10 +19,8 @@ from umi_lib.realtime.toolnames import api_function, function_spellings
 
 MAX_ARGUMENT_CHARS = 8192  # longer argument strings are refused as an input error (no recorded call is near)
 
-
 # ToolBench client status codes (docs/toolbench.md#observation-envelope-and-status-codes)
 OK, NO_FUNCTION, INPUT_ERROR, ANSWERED, GAVE_UP, API_ERROR = 0, 1, 2, 3, 4, 6
-
 
 MISS_RESPONSE = "replay miss: no recorded response for {function} with these arguments"
 

@@ -30,12 +30,9 @@ from umi_lib.data.records import ToolEvalAnswer
 
 SOLVED, UNSOLVED, UNSURE = "Solved", "Unsolved", "Unsure"
 
-
 SOLVABLE, UNSOLVABLE = "Solvable", "Unsolvable"
 
-
 PASSED, FAILED = "passed", "failed"
-
 
 PROMPTS = {
     "check_answer_status": (
@@ -62,7 +59,6 @@ PROMPTS = {
         "Request: {query}\nAnswer 0: {a0}\nAnswer 1: {a1}"
     ),
 }
-
 
 LABELS = {
     "check_answer_status": [SOLVED, UNSOLVED, UNSURE],

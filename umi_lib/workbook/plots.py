@@ -15,13 +15,10 @@ from umi_lib.paths import figures_dir  # noqa: E402
 
 matplotlib.use("Agg")  # headless by default; Jupyter's inline backend still displays returned figures
 
-
 # Grayscale-safe: distinct lightness per series plus hatching.
 COLORS = ["#1b1b1b", "#6b6b6b", "#a8a8a8", "#d9d9d9", "#4c72b0", "#dd8452"]
 
-
 HATCHES = ["", "//", "..", "xx", "\\\\", "oo"]
-
 
 STYLE = {
     "font.size": 8,
@@ -97,12 +94,9 @@ def dataset_figure(
 
 METRIC_NAMES = {**TABLE_COLUMNS, "hallu_rate": TABLE_COLUMNS["hallu_rate"] + " (↓)"}  # lower is better
 
-
 RUN_COLORS = ["#1b1b1b", "#4a4a4a", "#6b6b6b", "#8c8c8c", "#a8a8a8", "#c4c4c4", "#e0e0e0"]  # grayscale only
 
-
 RUN_HATCHES = ["", "..", "xx", "oo", "++", "**", "--"]  # runs: gray levels and dotted/crossed hatches
-
 
 PAPER_HATCHES = ["////", "\\\\\\\\", "||||", "----"]  # paper rows: white bars, line hatches
 
