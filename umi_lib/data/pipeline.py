@@ -7,8 +7,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from umi_lib.data.budget import Budget, fit_samples
 from umi_lib.data.jsonio import JsonListWriter, load_json
 from umi_lib.data.readers import (
@@ -21,6 +19,7 @@ from umi_lib.data.records import FormatError, Report, RoleSample, Trajectory
 from umi_lib.data.roles import BUILDERS, ROLE_FILES, BuildState
 from umi_lib.data.stage1 import raw_chain_from_json, stage1_item
 from umi_lib.data.stage2 import stage2
+from umi_lib.progress import tqdm
 
 
 class RoleWriters:

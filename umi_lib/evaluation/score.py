@@ -15,8 +15,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from umi_lib.data.jsonio import atomic_write_text
 from umi_lib.data.readers import load_records
 from umi_lib.data.records import FormatError, Report
@@ -26,6 +24,7 @@ from umi_lib.evaluation.metrics import OFFICIAL_KEYS, StepScore, aggregate, scor
 from umi_lib.manifest import file_digest
 from umi_lib.manifest import write as write_manifest
 from umi_lib.names import TABLE_COLUMNS
+from umi_lib.progress import tqdm
 
 RESAMPLES = 1000
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from umi_lib import manifest
 from umi_lib import prompts as P
 from umi_lib.agent.agents import Agent, MultiLLMAgent
@@ -29,6 +27,7 @@ from umi_lib.config import ConfigError, Profile
 from umi_lib.data.jsonio import atomic_write_text, dump_json_list
 from umi_lib.evaluation.score import score_file
 from umi_lib.paths import runs_dir
+from umi_lib.progress import tqdm
 from umi_lib.train.loaded import Loaded
 
 KEEP = ("tools", "reference", "trajectory", "step", "plan")

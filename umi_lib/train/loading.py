@@ -146,6 +146,10 @@ def load_base(name: str, quantization: str = "auto", device: str | None = None):
     """Model and tokenizer of base ``name`` with the device's precision; pad token set if missing."""
     from transformers import AutoModelForCausalLM
 
+    from umi_lib.progress import quiet_known_noise, quiet_third_party
+
+    quiet_third_party()
+    quiet_known_noise()
     path = resolve_base(name)
     precision = plan_precision(quantization, device)
     check_fits(count_parameters(path), precision, available_bytes(precision.device), name)

@@ -29,13 +29,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from umi_lib import manifest
 from umi_lib.config import Profile
 from umi_lib.data.jsonio import atomic_write_text
 from umi_lib.names import ROLES, STAGES
 from umi_lib.paths import runs_dir
+from umi_lib.progress import tqdm, trainer_bars
 from umi_lib.train import logs as trainlog
 from umi_lib.train.bases import resolve_base
 from umi_lib.train.loading import Precision, load_base
@@ -216,7 +215,7 @@ def sft_config(
         weight_decay=recipe.weight_decay,
         per_device_train_batch_size=recipe.batch_size,
         gradient_accumulation_steps=recipe.grad_accum,
-        gradient_checkpointing=recipe.gradient_checkpointing,
+        **{_checkpointing_arg(): recipe.gradient_checkpointing},
         max_length=recipe.max_length,
         # loss on the target (docs/training.md#tokenization-and-loss-masking): labels from our completion_mask
         completion_only_loss=True,
@@ -230,9 +229,19 @@ def sft_config(
         seed=seed,
         data_seed=seed,
         ddp_find_unused_parameters=False,
-        disable_tqdm=not progress,
+        disable_tqdm=not (progress and trainer_bars()),
         **precision.trainer_flags,
     )
+
+
+def _checkpointing_arg() -> str:
+    """transformers renamed ``gradient_checkpointing`` to ``activation_checkpointing``; use the current name."""
+    import dataclasses
+
+    from trl import SFTConfig
+
+    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
 
 
 @dataclass
