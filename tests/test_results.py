@@ -82,12 +82,13 @@ FIGURES = {
 
 @pytest.mark.parametrize("name", FIGURES)
 def test_figures_are_deterministic(name, scored, tmp_path):
+    """The same scored data drawn twice: byte-identical PNG, PDF and CSV (the plots module's promise)."""
     _, out = scored
     first = plots.save(FIGURES[name](out), name, tmp_path / "a")
     second = plots.save(FIGURES[name](out), name, tmp_path / "b")
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
-    assert [p.suffix for p in first] == [".png", ".pdf"]
+    assert [p.suffix for p in first] == [".png", ".pdf", ".csv"]
 
 
 def test_table1_error_bars_come_from_the_intervals(scored):
@@ -98,6 +99,26 @@ def test_table1_error_bars_come_from_the_intervals(scored):
     segments = lines[0].get_segments()
     low, high = out["degraded"]["ci95"]["plan_em"]
     assert segments[0][:, 1] == pytest.approx([100 * low, 100 * high])
+
+
+def test_result_figures_name_systems_and_split_references(scored, tmp_path):
+    """Readable names in legends, and the model-free references apart from model runs."""
+    profile, out = scored
+    model = {**out["degraded"], "by_group": {}}
+    runs = {"static_alpha-umi": model, **out}
+    fig = results.table1_plot(runs, profile, ["α-UMi w/ reuse 7B"])
+    legends = [[t.get_text() for t in sf.legends[0].get_texts()] for sf in fig.subfigs]
+    assert legends == [
+        ["α-UMi (GLPFT)", "α-UMi w/ reuse 7B (paper, not rerun)"],
+        ["Oracle (reference)", "Degraded (seeded, model-free)"],
+    ]
+    assert "smoke profile" in fig.get_suptitle()
+    conf = results.confusion_plot(runs, profile, "degraded")
+    title = conf.axes[0].get_title().replace("\n", " ")  # wrapped to the figure width
+    assert title == "Planner decisions: Degraded (seeded, model-free), smoke profile"
+    group = results.by_group_plot(runs, profile)
+    assert [sf.get_suptitle() for sf in group.subfigs] == ["Model-free references"]  # the model run has no groups
+    assert "α-UMi (GLPFT)" in group.get_supxlabel().replace("\n", " ")
 
 
 def test_train_log_round_trip_and_bad_lines(tmp_path, monkeypatch):

@@ -127,16 +127,41 @@ def generations(loaded: Loaded, max_new_tokens: int = 24) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("role")
 
 
+LOSS_TITLES = {"glpft": "α-UMi (GLPFT); its global stage is the Single-LLM system"}
+"""Loss-figure titles per log folder; folders that one system owns use its label (names.SYSTEM_LABELS)."""
+
+
+def system_of(name: str) -> str:
+    """A system name from a system or its log folder (``glpft`` → ``alpha-umi``)."""
+    if name in stages.SYSTEM_DIRS:
+        return name
+    owners = [s for s in ("alpha-umi", *stages.SYSTEM_DIRS) if stages.SYSTEM_DIRS[s] == name]
+    if not owners:
+        raise KeyError(f"unknown system or log folder {name!r}: one of {', '.join(stages.SYSTEM_DIRS)}")
+    return owners[0]
+
+
+def loss_figure_name(profile: Profile, system: str) -> str:
+    """The one file name of a system's loss figure: ``02_loss_<log folder>_<profile>`` (notebooks 02 and 04)."""
+    return f"02_loss_{stages.SYSTEM_DIRS[system_of(system)]}_{profile.name}"
+
+
 def loss_plot(profile: Profile, system: str = "alpha-umi"):
-    """Training-loss curves of a system's stages (figure saved as ``02_loss_<folder>_<profile>``)."""
-    folder = stages.SYSTEM_DIRS[system]
-    fig = plots.loss_figure(logs.read_run(profile.name, folder))
-    plots.save(fig, f"02_loss_{folder}_{profile.name}")
+    """Training-loss curves of a system's stages, saved as ``02_loss_<folder>_<profile>`` once there are logs.
+
+    Systems that share a log folder (α-UMi and Single-LLM: ``glpft``) share the figure, byte for byte.
+    """
+    folder = stages.SYSTEM_DIRS[system_of(system)]
+    curves = logs.read_run(profile.name, folder)
+    name = LOSS_TITLES.get(folder, SYSTEM_LABELS[system_of(folder)])
+    fig = plots.loss_figure(curves, f"Training loss: {name}, {profile.name} profile")
+    if any(curves.values()):
+        plots.save(fig, loss_figure_name(profile, system))
     return fig
 
 
 def diagram():
-    """The GLPFT picture: stage 1 on the whole task, stage 2 copies into three roles."""
+    """The GLPFT picture: stage 1 on the whole task, stage 2 copies into three roles (``02_glpft``)."""
     fig = plots.glpft_figure()
     plots.save(fig, "02_glpft")
     return fig

@@ -19,7 +19,6 @@ from umi_lib.evaluation.score import score_file
 from umi_lib.evaluation.selection import evaluation_steps, metrics_path
 from umi_lib.names import TABLE_COLUMNS  # noqa: E402
 from umi_lib.paths import runs_dir
-from umi_lib.train import logs
 from umi_lib.workbook import plots
 
 
@@ -118,28 +117,37 @@ def _save(fig, name: str, profile: Profile):
 
 
 def table1_plot(results: Mapping[str, Mapping], profile: Profile, paper_rows: Sequence[str] = ()):
+    """Table 1 as bars (``04_table1_<profile>``): model runs with the paper's rows, references apart."""
     rows = {name: paper.table1(name, "OOD") for name in paper_rows}
-    fig = plots.table1_figure(results, rows, "Static evaluation, out-of-domain test set", paper.CITATION)
-    return _save(fig, "table1", profile)
+    title = f"Static evaluation, out-of-domain test set, {profile.name} profile"
+    return _save(plots.table1_figure(results, rows, title, paper.CITATION), "table1", profile)
 
 
 def confusion_plot(results: Mapping[str, Mapping], profile: Profile, run: str):
-    return _save(plots.confusion_figure(results[run], f"Planner decisions: {run}"), f"confusion_{run}", profile)
+    """The planner's confusion matrix of one run (``04_confusion_<run>_<profile>``)."""
+    title = f"Planner decisions: {plots.label(run)}, {profile.name} profile"
+    return _save(plots.confusion_figure(results[run], title), f"confusion_{run}", profile)
 
 
 def by_step_plot(results: Mapping[str, Mapping], profile: Profile):
-    return _save(plots.by_step_figure(results), "by_step", profile)
+    """Scores by the step's position in its trajectory (``04_by_step_<profile>``)."""
+    title = f"Score by step position in the trajectory, {profile.name} profile"
+    return _save(plots.by_step_figure(results, title=title), "by_step", profile)
 
 
 def by_group_plot(results: Mapping[str, Mapping], profile: Profile):
-    return _save(plots.by_group_figure(results), "by_group", profile)
+    """Scores by how many tools the query offers (``04_by_group_<profile>``)."""
+    title = f"Score by number of tools the query offers, {profile.name} profile"
+    return _save(plots.by_group_figure(results, title=title), "by_group", profile)
 
 
 def loss_plot(profile: Profile, system: str = "glpft"):
-    """Loss curves of every GLPFT stage logged under ``runs/<profile>/logs/<system>/``.
+    """Loss curves of a trained system: the same figure, and the same one file, as notebook 02's
+    :func:`umi_lib.workbook.glpft.loss_plot` (``02_loss_<folder>_<profile>``).
 
-    Before any training the figure is an empty panel saying so, and nothing is written to ``figures/``.
+    ``system`` is a system (``alpha-umi``) or its log folder (``glpft``). Before any training the figure is an
+    empty panel saying so, and nothing is written to ``figures/``.
     """
-    curves = logs.read_run(profile.name, system)
-    fig = plots.loss_figure(curves)
-    return _save(fig, f"loss_{system}", profile) if any(curves.values()) else fig
+    from umi_lib.workbook import glpft
+
+    return glpft.loss_plot(profile, glpft.system_of(system))

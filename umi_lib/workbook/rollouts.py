@@ -119,12 +119,14 @@ def tree_text(r: Rollout) -> str:
 
 
 def proxy_figure(runs: Sequence[RealtimeRun], profile: Profile):
+    """Real-time proxies per system (``03_realtime_proxies_<profile>``); a proxy without queries is "n/a"."""
     from umi_lib.workbook import plots
 
     keys = ("finish_rate", "give_up_rate", "answered_with_success_rate", "replay_hit_rate", "hallucinated_tool_rate")
-    values = {r.system: [100 * (r.metrics[k] or 0.0) for k in keys] for r in runs}
+    values = {r.system: [None if r.metrics[k] is None else 100 * r.metrics[k] for k in keys] for r in runs}
+    method = runs[0].metrics.get("method", profile.realtime.method) if runs else profile.realtime.method
     fig = plots.grouped_bars(values, [k.replace("_", " ").replace(" rate", "") for k in keys],
-                             f"Real-time proxies ({profile.realtime.method}, offline replay; not pass rates)",
+                             f"Real-time proxies, not pass rates ({method}, offline replay; {profile.name} profile)",
                              "% of queries (calls for hit/hallucination)")  # fmt: skip
     plots.save(fig, f"03_realtime_proxies_{profile.name}")
     return fig
@@ -183,12 +185,14 @@ def judge_runs(runs: Sequence[RealtimeRun], profile: Profile, judge: Any, sample
 
 
 def judged_figure(table: pd.DataFrame, profile: Profile):
-    """Our pass rates next to the paper's Table 2 (I1-Cat./I2-Cat. averaged)."""
+    """Our pass rates next to the paper's Table 2 (I1-Cat./I2-Cat. averaged), ``03_realtime_pass_<profile>``."""
     from umi_lib.workbook import plots
 
     values = {s: [table.loc[s, "pass_rate"]] for s in table.index}
     for name, cols in paper.TABLE2.items():
         values[f"paper: {name}"] = [sum(v[0] for v in cols.values()) / len(cols)]
-    fig = plots.grouped_bars(values, ["pass rate"], f"Pass rate vs {paper.TABLE2_CITATION}", "%")
+    title = f"Pass rate vs {paper.TABLE2_CITATION}, {profile.name} profile"
+    note = "Judged numbers depend on the judge model; hatched white bars are the paper's."
+    fig = plots.grouped_bars(values, ["pass rate"], title, "pass rate (%)", caption=note)
     plots.save(fig, f"03_realtime_pass_{profile.name}")
     return fig
