@@ -40,7 +40,7 @@ workbook: $(STAMP)
 	@echo "outputs: runs/$(PROFILE)/notebooks/  figures: figures/"
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab notebooks/
 
 html: $(STAMP)
 	$(BIN)/python -m umi_lib.workbook.report runs/$(PROFILE)/notebooks runs/$(PROFILE)/html

@@ -8,13 +8,15 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
 # %% [markdown]
 # # 01 · From ToolBench trajectories to α-UMi training samples
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/umi-workbook/umi-workbook/blob/main/notebooks/01_convert.ipynb)
 #
 # α-UMi splits one tool-using LLM into three: a **planner** that thinks and decides who speaks next, a
 # **caller** that writes the API call, and a **summarizer** that writes the final answer. All three (and the
@@ -31,6 +33,25 @@
 # The rules are the official scripts' rules ([docs/formats.md](../docs/formats.md)), byte for byte under
 # `compat`; the default mode fixes the documented bugs
 # ([table of the official scripts' bugs](../docs/formats.md#official-script-bugs)).
+
+# %%
+# Colab setup: on a fresh Colab runtime (google.colab loaded, umi_lib not importable) clone and install the
+# repository; then, on Colab, import it without a restart, work from its notebooks/ folder so that ../data,
+# ../configs and ../runs resolve as in a checkout, and take the colab-t4 profile on a GPU (UMI_PROFILE or the
+# papermill parameter profile_name still win). In a checkout, or wherever umi_lib is importable, it only prints.
+import importlib.util, os, shutil, subprocess, sys  # noqa: E401, I001
+
+REPO, HOME = "https://github.com/umi-workbook/umi-workbook", "/content/umi-workbook"  # pyproject's Repository
+colab = "google.colab" in sys.modules
+if colab and importlib.util.find_spec("umi_lib") is None:  # a fresh Colab runtime
+    subprocess.run(["git", "clone", "--depth", "1", REPO, HOME], check=True)
+    subprocess.run(["pip", "install", "-q", "-e", f"{HOME}[gpu]"], check=True)
+if colab and os.path.isdir(HOME):  # on Colab, also after a runtime restart
+    sys.path.insert(0, HOME)
+    os.chdir(f"{HOME}/notebooks")
+    if shutil.which("nvidia-smi"):
+        os.environ.setdefault("UMI_PROFILE", "colab-t4")
+print(f"Colab: working in {os.getcwd()}" if colab else "not on Colab: nothing to set up")
 
 # %% tags=["parameters"]
 # Profile: "smoke" (tests), "cpu" (default, SmolLM2-135M tokenizer), "colab-t4", "gpu-7b".
@@ -135,11 +156,20 @@ fig
 # %% [markdown]
 # ## Exercises
 #
-# * 🐢 Run `umi convert stage1 --stage1 data/alpha_umi/train-example/raw_data/raw_data_stage_1.json.gz
-#   --out /tmp/compat --compat` and compare the output with `data/alpha_umi/train-example/` (`cmp`): it is
-#   byte-identical. Now drop `--compat`: which files change, and why?
+# Cells run in this folder, `notebooks/`, so paths start with `../`. If `!umi` says *command not found*,
+# Jupyter was started without the environment on `PATH`: `import sys` and write `!{sys.executable} -m umi_lib.cli`
+# instead. Solutions: [docs/solutions.md](../docs/solutions.md#notebook-01-convert).
+#
+# * 🐢 Run `!umi convert stage1 --stage1 ../data/alpha_umi/train-example/raw_data/raw_data_stage_1.json.gz
+#   --out /tmp/compat --compat` and compare the output with the official files in `../data/alpha_umi/train-example/`
+#   (`raw_data_stage_2.json` is in `raw_data/`). Those are gzipped, so compare with `zcmp`, not `cmp`: the files
+#   are byte-identical. Convert again without `--compat`, into `/tmp/default`: which files change, and why?
 #   ([the bug table](../docs/formats.md#official-script-bugs).)
-# * 🐕 Count how many planner targets in `runs/<profile>/data/train_planner.json` end in `Next: give up.`.
-#   What does this imbalance mean for a planner trained on it?
-# * 🦁 Lower `max_tokens` in `configs/profiles/smoke.yaml` and rerun: which role loses samples first, and why
-#   does the summarizer never lose any?
+# * 🐕 Count how many planner targets in `../runs/<profile>/data/train_planner.json` (`data.role_file("planner")`)
+#   end in `Next: give up.`. What does this imbalance mean for a planner trained on it?
+# * 🦁 Convert the same sources with half the token budget, into a scratch folder so that `../runs/<profile>/data/`
+#   (what notebook 02 trains on) stays as it is: after `import dataclasses`, run
+#   `half = dataclasses.replace(profile, max_tokens=profile.max_tokens // 2)`,
+#   `small = profile_data.prepare_data(half, "/tmp/umi_budget")` and `convert.role_table(small, count_tokens)`.
+#   Which role loses the most samples (every reject is a line of `/tmp/umi_budget/report_rejects.jsonl`), and why
+#   is the summarizer the last to lose any?

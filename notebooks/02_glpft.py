@@ -8,13 +8,15 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
 # %% [markdown]
 # # 02 · GLPFT: one backbone, then three specialists
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/umi-workbook/umi-workbook/blob/main/notebooks/02_glpft.ipynb)
 #
 # α-UMi's training recipe is **global-to-local progressive fine-tuning** (GLPFT; the official setup is in
 # [docs/training.md](../docs/training.md#the-official-training-setup)):
@@ -37,6 +39,25 @@
 # | α-UMi (GLPFT) | stage 1, then three role adapters initialised from `global` |
 # | Multi-LLM one-stage | three role adapters trained from the base (no global stage) |
 # | Single-LLM multi-task | one adapter on the union of the three role sets |
+
+# %%
+# Colab setup: on a fresh Colab runtime (google.colab loaded, umi_lib not importable) clone and install the
+# repository; then, on Colab, import it without a restart, work from its notebooks/ folder so that ../data,
+# ../configs and ../runs resolve as in a checkout, and take the colab-t4 profile on a GPU (UMI_PROFILE or the
+# papermill parameter profile_name still win). In a checkout, or wherever umi_lib is importable, it only prints.
+import importlib.util, os, shutil, subprocess, sys  # noqa: E401, I001
+
+REPO, HOME = "https://github.com/umi-workbook/umi-workbook", "/content/umi-workbook"  # pyproject's Repository
+colab = "google.colab" in sys.modules
+if colab and importlib.util.find_spec("umi_lib") is None:  # a fresh Colab runtime
+    subprocess.run(["git", "clone", "--depth", "1", REPO, HOME], check=True)
+    subprocess.run(["pip", "install", "-q", "-e", f"{HOME}[gpu]"], check=True)
+if colab and os.path.isdir(HOME):  # on Colab, also after a runtime restart
+    sys.path.insert(0, HOME)
+    os.chdir(f"{HOME}/notebooks")
+    if shutil.which("nvidia-smi"):
+        os.environ.setdefault("UMI_PROFILE", "colab-t4")
+print(f"Colab: working in {os.getcwd()}" if colab else "not on Colab: nothing to set up")
 
 # %% tags=["parameters"]
 # Profile: "smoke" (tests, tiny random Llama), "cpu" (default, SmolLM2-135M), "colab-t4", "gpu-7b".
@@ -141,10 +162,24 @@ glpft.generations(loaded)
 # %% [markdown]
 # ## Exercises
 #
-# * 🐢 Open `configs/recipes/cpu/planner.yaml`, double `max_samples`, and rerun the α-UMi cell. Only the role
-#   stages run again: why? (Delete `runs/cpu/models/glpft/planner` first.)
-# * 🐕 Train `one-stage` with the `global` adapter's learning rate. Does the gap to α-UMi on the held-out loss
-#   shrink? What does that say about where GLPFT's gain comes from?
-# * 🦁 Kill a training run half-way (interrupt the kernel during the α-UMi cell) and run the cell again. Find
-#   the checkpoint it resumed from in `runs/<profile>/models/glpft/checkpoints/` and the re-logged steps in the
-#   loss log.
+# Cells run in this folder, `notebooks/`, so paths start with `../`; in a `!` line, `{profile.name}` is this
+# notebook's profile. If `!umi` says *command not found*, Jupyter was started without the environment on `PATH`:
+# `import sys` and write `!{sys.executable} -m umi_lib.cli` instead.
+# Solutions: [docs/solutions.md](../docs/solutions.md#notebook-02-glpft).
+#
+# * 🐢 Double `max_samples` in `../configs/recipes/<profile>/planner.yaml`, the recipe of this notebook's profile
+#   (where it is `null`, all samples, double `epochs`), and rerun the α-UMi cell. Which adapters train again, which
+#   are reused, and why ([what a run reuses](../docs/training.md#what-a-run-reuses))? Undo the edit afterwards
+#   (`!git checkout ../configs/recipes/{profile.name}/planner.yaml`): the next run retrains the planner once more.
+# * 🐕 α-UMi's role adapters start from `global`, so they have had more optimizer steps than one-stage's. Give
+#   one-stage as many: `!umi train --profile {profile.name} --system one-stage --max-steps N`, with N the steps of
+#   `global` plus those of one role (the last `step` in `../runs/<profile>/logs/glpft/global.jsonl` and in
+#   `planner.jsonl`). Rerun the cells of sections 4 and 5: does the gap to α-UMi on the held-out loss shrink? What
+#   does that say about where GLPFT's gain comes from? (Rerunning the one-stage cell trains it again without the cap.)
+# * 🦁 Kill a training run half-way and resume it. Every adapter is current now, so rerunning the α-UMi cell only
+#   loads them: retrain with `--force` and let the process die like `kill -9` right after the planner's step-2
+#   checkpoint: `!UMI_KILL_AFTER_SAVE=planner:2 umi train --profile {profile.name} --system alpha-umi --force`
+#   (the step must be a multiple of the recipe's `save_steps`, 2 in `smoke` and `cpu`; or interrupt the kernel
+#   during a longer run). Find the checkpoint in `../runs/<profile>/models/glpft/checkpoints/planner/`, then resume
+#   with `!umi train --profile {profile.name} --system alpha-umi`, without `--force`, which would discard it. Which
+#   stages are "already done"? Which lines of `../runs/<profile>/logs/glpft/planner.jsonl` did each run write?

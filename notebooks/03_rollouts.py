@@ -8,13 +8,15 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
 # %% [markdown]
 # # 03 · The agent at work: static evaluation and real-time rollouts
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/umi-workbook/umi-workbook/blob/main/notebooks/03_rollouts.ipynb)
 #
 # The **α-UMi agent** answers one step of a tool-use conversation in two moves
 # ([docs/agent.md](../docs/agent.md#routing-the-planner-output)):
@@ -35,6 +37,25 @@
 # numbers as a demonstration of the pipeline, not as a reproduction (see notebook 02 for what the training
 # budget costs).
 
+# %%
+# Colab setup: on a fresh Colab runtime (google.colab loaded, umi_lib not importable) clone and install the
+# repository; then, on Colab, import it without a restart, work from its notebooks/ folder so that ../data,
+# ../configs and ../runs resolve as in a checkout, and take the colab-t4 profile on a GPU (UMI_PROFILE or the
+# papermill parameter profile_name still win). In a checkout, or wherever umi_lib is importable, it only prints.
+import importlib.util, os, shutil, subprocess, sys  # noqa: E401, I001
+
+REPO, HOME = "https://github.com/umi-workbook/umi-workbook", "/content/umi-workbook"  # pyproject's Repository
+colab = "google.colab" in sys.modules
+if colab and importlib.util.find_spec("umi_lib") is None:  # a fresh Colab runtime
+    subprocess.run(["git", "clone", "--depth", "1", REPO, HOME], check=True)
+    subprocess.run(["pip", "install", "-q", "-e", f"{HOME}[gpu]"], check=True)
+if colab and os.path.isdir(HOME):  # on Colab, also after a runtime restart
+    sys.path.insert(0, HOME)
+    os.chdir(f"{HOME}/notebooks")
+    if shutil.which("nvidia-smi"):
+        os.environ.setdefault("UMI_PROFILE", "colab-t4")
+print(f"Colab: working in {os.getcwd()}" if colab else "not on Colab: nothing to set up")
+
 # %% tags=["parameters"]
 # Profile: "smoke" (tests), "cpu" (default), "colab-t4", "gpu-7b".
 profile_name = None
@@ -45,7 +66,7 @@ from umi_lib.agent import build
 from umi_lib.evaluation import selection, static
 from umi_lib.realtime import dispatch
 from umi_lib.realtime import run as realtime
-from umi_lib.workbook import glpft, rollouts
+from umi_lib.workbook import glpft, rollouts, viewer
 
 # %%
 profile = config.load_profile(profile_name)
@@ -59,7 +80,7 @@ profile.eval
 
 # %%
 steps = selection.eval_steps(profile)
-[(s["trajectory"], s["step"], s["plan"]) for s in steps]
+rollouts.steps_table(steps)
 
 # %% [markdown]
 # ## 2. One base, five systems
@@ -94,6 +115,18 @@ rollouts.static_summary(runs)
 rollouts.trajectory_view(runs, steps, n=4)
 
 # %% [markdown]
+# ### Step by step, role by role
+#
+# Pick a step from the menu. First the gold context: the user's query and the last tool observation of the
+# history. Then the reference and each system's prediction, one block per role: **PLANNER** (the thought and
+# its `Next:` decision; solid border), **CALLER** (action and arguments; dashed), **TOOL** (the observation;
+# dotted), **SUMMARIZER** (the final answer; double border). `plan ✓/✗` and `tool ✓/✗` are the official
+# per-step scores. In an exported copy of this notebook the menu cannot be used: you see the first step only.
+
+# %%
+viewer.static_steps(runs, steps)
+
+# %% [markdown]
 # ## 5. Real time: the agent against (replayed) tools
 #
 # The paper's Table 2 lets the agent call live RapidAPI tools and asks ChatGPT whether each task was solved. The
@@ -112,7 +145,7 @@ rollouts.trajectory_view(runs, steps, n=4)
 # %%
 env = dispatch.load_env()
 queries = realtime.select_queries(profile, env.catalog)
-[(q.group, q.query_id, q.query[:80]) for q in queries]
+rollouts.queries_table(queries)
 
 # %%
 rt_runs = [
@@ -145,6 +178,18 @@ rollouts.proxy_figure(rt_runs, profile)
 print(rollouts.tree_text(rt_runs[-1].rollouts[0]))
 
 # %% [markdown]
+# ### Every rollout, step by step
+#
+# The same tree for any system and query (choose it from the menu). Indentation is depth; `↩ BACKTRACK` marks a
+# second try at the same step (after a give-up or a dead end); `★ final chain` marks the path that produced the
+# answer. The TOOL block says how the replay environment served the call (`hit`: recorded, `miss`: not recorded,
+# `unknown_function`, `input_error`); observations are cut to 300 characters. Real-time rollouts have no gold
+# answer: the reference shown is the list of APIs relevant to the query.
+
+# %%
+viewer.rollouts(rt_runs)
+
+# %% [markdown]
 # ### With a judge (optional)
 #
 # Set `UMI_JUDGE_URL` (an OpenAI-compatible `/v1` endpoint) and `UMI_JUDGE_MODEL` to compute ToolEval's pass
@@ -163,12 +208,31 @@ rollouts.judged_figure(judged, profile) if judge else None
 # %% [markdown]
 # ## Exercises
 #
-# * 🐢 Find a step where α-UMi's planner chose the right label but its caller picked the wrong tool. Which of
-#   the two models would you train more?
-# * 🐕 Run `umi eval static --profile cpu --system alpha-umi --steps-per-trajectory 1 --limit 20` and compare the
-#   plan accuracy with the subset above. How wide are the bootstrap intervals in `runs/cpu/metrics/`?
-# * 🦁 Point `umi eval static --endpoint http://localhost:8000/v1 --model <name>` at a local llama.cpp or vLLM
-#   server: that is the paper's "0-shot" row for any model you can serve.
-# * 🐕 Which calls missed the replay store? Read `runs/<profile>/realtime/alpha-umi_dfsdt/misses.jsonl`: are the
-#   arguments close to a recorded call? Rerun with `umi eval realtime --nearest` and watch the hit rate change.
-# * 🦁 Start `umi_lib.realtime.virtual.serve(env)` and point a ToolBench-style client at its `/virtual` URL.
+# Cells run in this folder, `notebooks/`, so paths start with `../`; in a `!` line, `{profile.name}` is this
+# notebook's profile. If `!umi` says *command not found*, Jupyter was started without the environment on `PATH`:
+# `import sys` and write `!{sys.executable} -m umi_lib.cli` instead.
+# Solutions: [docs/solutions.md](../docs/solutions.md#notebook-03-rollouts).
+#
+# * 🐢 Find a step where α-UMi's planner chose the right label but its caller picked the wrong tool (in the view
+#   above, or in α-UMi's predictions, `runs[-1].predictions`, scored one by one with
+#   `umi_lib.evaluation.metrics.score_item`). Which of the two models would you train more?
+# * 🐕 Run `!umi eval static --profile {profile.name} --system alpha-umi --steps-per-trajectory 1 --limit 20` and
+#   compare its plan accuracy and 95% interval (`ci95` in `../runs/<profile>/metrics/static_alpha-umi.json`) with
+#   those of the subset above (`runs[-1].metrics`). The command rewrites α-UMi's prediction and metrics files,
+#   which notebook 04 reads: rerun the static-evaluation cell afterwards.
+# * 🦁 Point `!umi eval static --profile {profile.name} --endpoint http://localhost:8000/v1 --model <name>` at a
+#   local llama.cpp or vLLM server (OpenAI-compatible `/v1/completions`): one served model plays planner, caller
+#   and summarizer with the α-UMi prompts, zero-shot, like the paper's ChatGPT and GPT-4 (0-shot) rows. Add
+#   `--tokenizer <Hub id or folder>` to truncate long prompts as the official collator does.
+# * 🐕 Which calls missed the replay store? `{r.system: r.metrics["environment"]["counts"] for r in rt_runs}`
+#   says how each system's calls were served; misses are listed in
+#   `../runs/<profile>/realtime/alpha-umi_<method>/misses.jsonl` when there are any (the small profiles' models
+#   rarely get a call past the argument check). Make one: take a recorded call from `env.store.exact`, change one
+#   argument and send it with `env.call(function, arguments, offered_functions)`. Then send it to
+#   `dispatch.load_env(dispatch.MissPolicy(nearest=True))`, the environment of `umi eval realtime --nearest`: what
+#   comes back?
+# * 🦁 Serve the replay environment in StableToolBench's `/virtual` format: `server, url = virtual.serve(env)`
+#   (after `from umi_lib.realtime import virtual`). Send it one request as ToolBench's client does
+#   (`virtual.virtual_request(endpoint, arguments)` builds the body), then roll α-UMi out against it with
+#   `!umi eval realtime --profile {profile.name} --env-url {url}` (it rewrites α-UMi's folder in
+#   `../runs/<profile>/realtime/`). What can the client no longer tell apart?

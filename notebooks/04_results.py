@@ -8,13 +8,15 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
 # %% [markdown]
 # # 04 · Results: the paper's static metrics, with confidence intervals
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/umi-workbook/umi-workbook/blob/main/notebooks/04_results.ipynb)
 #
 # α-UMi's Table 1 scores **teacher-forced steps**: for every labelled planner step of a test trajectory the
 # model sees the gold history and predicts that one step
@@ -27,6 +29,25 @@
 # code real inputs: the **oracle** (prediction = reference, must score 100 / 0 hallucination) and a
 # **degraded** copy with one seeded mistake in about 45% of the steps (wrong tool, changed argument, wrong
 # plan, half an answer).
+
+# %%
+# Colab setup: on a fresh Colab runtime (google.colab loaded, umi_lib not importable) clone and install the
+# repository; then, on Colab, import it without a restart, work from its notebooks/ folder so that ../data,
+# ../configs and ../runs resolve as in a checkout, and take the colab-t4 profile on a GPU (UMI_PROFILE or the
+# papermill parameter profile_name still win). In a checkout, or wherever umi_lib is importable, it only prints.
+import importlib.util, os, shutil, subprocess, sys  # noqa: E401, I001
+
+REPO, HOME = "https://github.com/umi-workbook/umi-workbook", "/content/umi-workbook"  # pyproject's Repository
+colab = "google.colab" in sys.modules
+if colab and importlib.util.find_spec("umi_lib") is None:  # a fresh Colab runtime
+    subprocess.run(["git", "clone", "--depth", "1", REPO, HOME], check=True)
+    subprocess.run(["pip", "install", "-q", "-e", f"{HOME}[gpu]"], check=True)
+if colab and os.path.isdir(HOME):  # on Colab, also after a runtime restart
+    sys.path.insert(0, HOME)
+    os.chdir(f"{HOME}/notebooks")
+    if shutil.which("nvidia-smi"):
+        os.environ.setdefault("UMI_PROFILE", "colab-t4")
+print(f"Colab: working in {os.getcwd()}" if colab else "not on Colab: nothing to set up")
 
 # %% tags=["parameters"]
 # Profile: "smoke" (tests), "cpu" (default), "colab-t4", "gpu-7b". None: UMI_PROFILE, else "cpu".
@@ -94,7 +115,10 @@ results.results_table(runs, paper_rows)
 results.metric_examples(profile)
 
 # %% [markdown]
-# ## 4. Figures (saved as PNG and PDF under `figures/`)
+# ## 4. Figures (saved as PNG, PDF and the numbers behind them as CSV under `figures/`)
+#
+# For a one-column paper call `plots.set_style(width="one-column")` (≈3.3 in) before drawing; two-column
+# (≈6.9 in) is the default.
 #
 # Table-1 style bars, with our intervals as error bars and the paper's numbers as hatched white bars.
 
@@ -126,10 +150,19 @@ results.loss_plot(profile)
 # %% [markdown]
 # ## Exercises
 #
-# * 🐢 Run `umi score --predictions runs/<profile>/predictions/degraded.json --out /tmp/m.json` and find
-#   `official_crashes` and `parse_failures` in the output. Which mistakes of the degraded file show up there?
-# * 🐕 Edit one prediction in `oracle.json` so that its answer is `...` and score it again: the paper's script
-#   would stop with `ValueError`; what does `umi score` report instead
+# Cells run in this folder, `notebooks/`, so paths start with `../`; in a `!` line, `{profile.name}` is this
+# notebook's profile. If `!umi` says *command not found*, Jupyter was started without the environment on `PATH`:
+# `import sys` and write `!{sys.executable} -m umi_lib.cli` instead.
+# Solutions: [docs/solutions.md](../docs/solutions.md#notebook-04-results).
+#
+# * 🐢 Run `!umi score --predictions ../runs/{profile.name}/predictions/degraded.json --out /tmp/m.json` and find
+#   `official_crashes` and `parse_failures` in its output and in `/tmp/m.json`. Which mistakes of the degraded file
+#   show up there? (`model_free.degraded` in `umi_lib/evaluation/model_free.py` makes them.)
+# * 🐕 Copy `../runs/<profile>/predictions/oracle.json` to `/tmp`, change one answer of the copy to `...` (the text
+#   after the last `conclusion: ` of a finish step's prediction) and score the copy: the paper's script would stop
+#   with `ValueError`; what does `umi score` report instead
 #   ([docs/metrics.md](../docs/metrics.md#where-the-official-script-crashes))?
-# * 🦁 Score the degraded file with `--resamples 2000` and two seeds. How much do the interval bounds move?
-#   Then give every item its own `trajectory` id and compare the width: why is it narrower, and why is that wrong?
+# * 🦁 Score the degraded file with `--resamples 2000` and two seeds (`--seed 1`, `--seed 2`). How much do the
+#   interval bounds move? Then give every item of a copy its own `trajectory` id, so that the bootstrap resamples
+#   steps, and compare the widths metric by metric. Why does R-L not narrow, why is the change small for this
+#   file, and why is resampling steps wrong for a model's predictions?

@@ -58,10 +58,17 @@ def test_load_metrics_skips_bad_files_with_a_warning(tmp_path, monkeypatch):
 def test_results_table_marks_paper_rows(scored):
     _, out = scored
     table = results.results_table(out, ["α-UMi w/ reuse 7B"])
-    assert list(table.index) == ["oracle", "degraded", "paper: α-UMi w/ reuse 7B (Table 1, OOD)"]
-    assert table.loc["oracle", "Plan ACC"] == 100.0
-    assert table.loc["paper: α-UMi w/ reuse 7B (Table 1, OOD)", "Plan ACC"] == 89.72
-    assert table.loc["degraded", "Plan ACC 95% CI"].startswith("[")
+    oracle, degraded, row = (
+        "Oracle (reference)",
+        "Degraded (seeded, model-free)",
+        "paper: α-UMi w/ reuse 7B (Table 1, OOD)",
+    )
+    assert list(table.index) == [oracle, degraded, row]
+    assert table.loc[oracle, "Plan ACC"] == 100.0
+    assert table.loc[row, "Plan ACC"] == 89.72
+    assert table.loc[degraded, "Plan ACC 95% CI"].startswith("[")
+    html = table._repr_html_()  # what the notebook shows: gaps as "–" with a footnote, never NaN or <NA>
+    assert "NaN" not in html and "&lt;NA&gt;" not in html and "<td>–</td>" in html and "not given by the paper" in html
 
 
 def test_metric_examples_show_a_losing_step_per_metric(scored):

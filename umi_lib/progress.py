@@ -80,7 +80,11 @@ class _DropMessage(logging.Filter):
 
 # Third-party messages that mean nothing to a reader of the notebooks, dropped at their source and nowhere else:
 # bitsandbytes suggests an optional package for a faster 4-bit CPU kernel on AVX-512-bf16 machines.
-_NOISE_LOGS = {"bitsandbytes.backends.cpu.ops": "Failed to load CPU gemm_4bit_forward from kernels-community"}
+# The Trainer warns when checkpoints of a fast (tiny) run are saved within a second of each other.
+_NOISE_LOGS = {
+    "bitsandbytes.backends.cpu.ops": "Failed to load CPU gemm_4bit_forward from kernels-community",
+    "transformers.trainer_utils": "mtime may not be reliable on this filesystem",
+}
 # PEFT and TRL still read a renamed transformers attribute (our own calls use the current names).
 _NOISE_WARNINGS = (r"`is_gradient_checkpointing` is deprecated",)
 

@@ -17,9 +17,10 @@ from umi_lib.evaluation import model_free, paper
 from umi_lib.evaluation.metrics import OFFICIAL_KEYS, SCOPE, parse_output, score_item
 from umi_lib.evaluation.score import score_file
 from umi_lib.evaluation.selection import evaluation_steps, metrics_path
-from umi_lib.names import TABLE_COLUMNS  # noqa: E402
+from umi_lib.names import TABLE_COLUMNS
 from umi_lib.paths import runs_dir
 from umi_lib.workbook import plots
+from umi_lib.workbook.tables import shown
 
 
 def score_bundled(profile: Profile, seed: int | None = None, resamples: int = 1000) -> dict[str, dict[str, Any]]:
@@ -47,19 +48,19 @@ def results_table(results: Mapping[str, Mapping[str, Any]], paper_rows: Sequence
     """Table-1 columns ×100 with 95% intervals, one row per run, then the paper's rows (OOD) marked as such."""
     rows = []
     for name, r in results.items():
-        row: dict[str, Any] = {"run": name, "steps": r["steps"]["total"]}
+        row: dict[str, Any] = {"run": plots.label(name), "steps": r["steps"]["total"]}
         for key, col in TABLE_COLUMNS.items():
             row[col] = round(100 * r[key], 2)
             row[f"{col} 95% CI"] = _ci(r, key)
         rows.append(row)
     for name in paper_rows:
         values = paper.table1(name, "OOD")
-        row = {"run": f"paper: {name} (Table 1, OOD)", "steps": None}
+        row = {"run": f"paper: {name} (Table 1, OOD)", "steps": None}  # the paper gives no step counts or CIs
         row.update({col: round(100 * values[key], 2) for key, col in TABLE_COLUMNS.items()})
         rows.append(row)
     table = pd.DataFrame(rows).set_index("run")
     table["steps"] = table["steps"].astype("Int64")
-    return table
+    return shown(table, "not given by the paper (no step counts, no intervals)")
 
 
 def diagnostics(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:

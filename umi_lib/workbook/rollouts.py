@@ -21,9 +21,26 @@ from umi_lib.data.records import Report
 from umi_lib.evaluation import paper
 from umi_lib.evaluation.metrics import parse_output, score_item
 from umi_lib.evaluation.static import EvalRun
+from umi_lib.names import SYSTEM_LABELS, TABLE_COLUMNS
 from umi_lib.paths import data_path
 from umi_lib.realtime.run import RealtimeRun
 from umi_lib.realtime.search import Node, Rollout
+from umi_lib.workbook import plots
+from umi_lib.workbook.tables import shown
+
+
+def steps_table(steps: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The selected test steps: trajectory, step, what the reference does, how many tools the query offers."""
+    rows = [{"trajectory": s.get("trajectory"), "step": s.get("step"), "reference plan": s.get("plan"),
+             "tools offered": len(s["tools"])} for s in steps]  # fmt: skip
+    return pd.DataFrame(rows).set_index(["trajectory", "step"])
+
+
+def queries_table(queries: Sequence[Any], width: int = 90) -> pd.DataFrame:
+    """The real-time queries: group, id, the query (shortened) and how many tools it offers."""
+    rows = [{"group": q.group, "query id": q.query_id, "tools offered": len(q.functions),
+             "query": q.query if len(q.query) <= width else q.query[: width - 1] + "…"} for q in queries]  # fmt: skip
+    return pd.DataFrame(rows).set_index(["group", "query id"])
 
 
 def static_summary(runs: Sequence[EvalRun]) -> pd.DataFrame:
@@ -31,8 +48,8 @@ def static_summary(runs: Sequence[EvalRun]) -> pd.DataFrame:
     rows = []
     for r in runs:
         m = r.metrics
-        row = {"system": r.name.removeprefix("static_"), "steps": r.steps, "steps/s": round(r.steps / r.seconds, 2)}
-        row.update({k: round(100 * m[k], 1) for k in ("plan_em", "action_em", "hallu_rate", "f1", "rouge")})
+        row = {"system": plots.label(r.name), "steps": r.steps, "steps/s": round(r.steps / r.seconds, 2)}
+        row.update({col: round(100 * m[k], 1) for k, col in TABLE_COLUMNS.items()})
         row["unparseable"] = sum(v for k, v in r.counts.items() if "without" in k or "unparseable" in k)
         rows.append(row)
     return pd.DataFrame(rows).set_index("system")
@@ -82,11 +99,12 @@ def realtime_summary(runs: Sequence[RealtimeRun]) -> pd.DataFrame:
     rows = []
     for r in runs:
         m = r.metrics
-        row = {"system": r.system, "queries": m["queries"], "calls/query": round(m["calls_per_query"] or 0, 2),
+        row = {"system": SYSTEM_LABELS.get(r.system, r.system), "queries": m["queries"],
+               "calls/query": round(m["calls_per_query"] or 0, 2),
                "steps/query": round(m["model_steps_per_query"] or 0, 2)}  # fmt: skip
         row.update({k: None if m[k] is None else round(100 * m[k], 1) for k in keys})
         rows.append(row)
-    return pd.DataFrame(rows).set_index("system")
+    return shown(pd.DataFrame(rows).set_index("system"), "no call of that kind (e.g. no call reached an API)")
 
 
 def _node_line(n: Node) -> str:
