@@ -19,6 +19,7 @@ def test_final_mode_prints_only_the_final_state(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("static x: 100%") and "3/3" in out
     assert list(progress.tqdm(range(2), desc="it")) == [0, 1] and "it: 100%" in capsys.readouterr().out
+    assert list(progress.tqdm(range(2), desc="inner", leave=False)) == [0, 1] and capsys.readouterr().out == ""
 
 
 def test_off_and_live_modes(monkeypatch, capsys):

@@ -3,7 +3,8 @@
 ``UMI_PROGRESS`` chooses how long loops report:
 
 * ``live`` (default): ``tqdm.auto``, a widget in Jupyter, text in a terminal;
-* ``final``: nothing while the loop runs, then one line with the bar's final state on stdout. ``make workbook`` and
+* ``final``: nothing while the loop runs, then one line with the bar's final state on stdout (transient inner
+  bars, ``leave=False``, print nothing). ``make workbook`` and
   the notebook tests set it, because a saved notebook keeps no widget state: every viewer (GitHub, nbconvert's
   HTML, a notebook opened before it is trusted) would otherwise show the widget's ``0%`` placeholder;
 * ``off``: nothing.
@@ -52,7 +53,8 @@ def tqdm(*args, **kwargs):
     if current == "off":
         kwargs["disable"] = True
     if current == "final":
-        kwargs.pop("leave", None)
+        if kwargs.pop("leave", True) is False:  # an inner, transient bar: its outer loop reports
+            kwargs["disable"] = True
         return _FinalLine(*args, **kwargs)
     return _auto_tqdm(*args, **kwargs)
 
