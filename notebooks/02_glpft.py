@@ -145,7 +145,7 @@ glpft.memory_table(loaded)
 # that role. Lower is better.
 
 # %%
-heldout = glpft.heldout_table(loaded)
+heldout = glpft.heldout_table(loaded, profile)
 heldout
 
 # %%

@@ -66,7 +66,7 @@ from umi_lib.agent import build
 from umi_lib.evaluation import selection, static
 from umi_lib.realtime import dispatch
 from umi_lib.realtime import run as realtime
-from umi_lib.workbook import glpft, rollouts, viewer
+from umi_lib.workbook import estimates, glpft, rollouts, viewer
 
 # %%
 profile = config.load_profile(profile_name)
@@ -92,6 +92,7 @@ rollouts.steps_table(steps)
 loaded = glpft.load_all(profile)
 
 # %%
+estimates.announce(profile, "static evaluation")
 runs = [static.evaluate_system(loaded, profile, system, steps) for system in names.SYSTEMS]
 
 # %% [markdown]
@@ -148,6 +149,7 @@ queries = realtime.select_queries(profile, env.catalog)
 rollouts.queries_table(queries)
 
 # %%
+estimates.announce(profile, "rollouts")
 rt_runs = [
     realtime.run_system(build.make_agent(loaded, profile, system), profile, system, env, queries)
     for system in profile.realtime.systems

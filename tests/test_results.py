@@ -166,3 +166,18 @@ def test_train_log_round_trip_and_bad_lines(tmp_path, monkeypatch):
 def test_train_log_record_validation(line, message):
     with pytest.raises(ValueError, match=message):
         logs.LogRecord.from_json(line)
+
+
+def test_time_estimates_are_measured_or_say_they_are_not():
+    from umi_lib.config import load_profile
+    from umi_lib.workbook import estimates
+
+    assert (
+        estimates.estimate(load_profile("cpu"), "train alpha-umi")
+        == "train alpha-umi: about 91 s on a 2-core CPU (make workbook)"
+    )
+    assert estimates.estimate(load_profile("cpu"), "static evaluation").endswith(
+        "about 105 s on a 2-core CPU (make workbook)"
+    )
+    assert "not timed yet on the colab-t4 profile" in estimates.estimate(load_profile("colab-t4"), "rollouts")
+    assert estimates.estimate(load_profile("smoke"), "rollouts") is None

@@ -18,7 +18,7 @@ from umi_lib.train import loaded as loading_all
 from umi_lib.train import logs, probe, stages
 from umi_lib.train.loaded import Loaded
 from umi_lib.train.recipes import load_recipe
-from umi_lib.workbook import plots
+from umi_lib.workbook import estimates, plots
 
 
 def training_plan(profile: Profile) -> pd.DataFrame:
@@ -45,6 +45,8 @@ def training_plan(profile: Profile) -> pd.DataFrame:
 
 def run_system(profile: Profile, system: str) -> pd.DataFrame:
     """Train (or resume, or find done) one system; returns what each stage did and frees the model."""
+    if loading_all.missing_adapters(profile, system):
+        estimates.announce(profile, f"train {system}")
     run = stages.train_system(profile, system)
     table = stage_table(run)
     del run
@@ -68,8 +70,10 @@ def stage_table(run: stages.SystemRun) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("adapter")
 
 
-def heldout_table(loaded: Loaded) -> pd.DataFrame:
+def heldout_table(loaded: Loaded, profile: Profile | None = None) -> pd.DataFrame:
     """Loss per target token on held-out trajectories: the bare base, then every system (rows: roles)."""
+    if profile is not None:
+        estimates.announce(profile, "held-out losses")
     choices: dict[str, Any] = {"base (no training)": None}
     choices.update({SYSTEM_LABELS[s]: m for s, m in loaded.adapters.items()})
     losses = probe.heldout_losses(loaded.run, choices)
