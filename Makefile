@@ -1,9 +1,10 @@
 # Two commands do all the set-up on a fresh machine:
 #   make workbook   create .venv, install, run every notebook in the default (cpu) profile, offline
 #   make test       create .venv, install test deps, run pytest (units + every notebook in smoke mode)
-# and three more for people:
+# and more for people:
 #   make lab        open the notebooks in JupyterLab
 #   make html       render the executed notebooks (make workbook) to runs/$(PROFILE)/html/, figures embedded
+#   make bfcl       install the optional BFCL package that `umi eval bfcl` needs (docs/bfcl.md)
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,7 +17,7 @@ TORCH_INDEX_ARG = $(shell if ! command -v nvidia-smi >/dev/null 2>&1 && \
 	curl -sfI --max-time 5 $(TORCH_CPU_INDEX)/torch/ >/dev/null 2>&1; then echo --extra-index-url $(TORCH_CPU_INDEX); fi)
 STAMP := $(VENV)/.installed
 
-.PHONY: install workbook test lint format clean lab html
+.PHONY: install workbook test lint format clean lab html bfcl
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,6 +29,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The optional BFCL package (umi eval bfcl, docs/bfcl.md): its data, tool classes and checker, without its declared
+# dependencies (none of them is needed; mpmath is, by BFCL's MathAPI).
+bfcl: $(STAMP)
+	$(BIN)/pip install -q --no-deps "bfcl-eval==2026.3.23" mpmath
 
 # Executes notebooks/NN_*.ipynb in order into runs/$(PROFILE)/notebooks/ (committed notebooks stay clean).
 workbook: $(STAMP)

@@ -7,7 +7,16 @@ import dataclasses
 import pytest
 from conftest import assert_fields_documented
 
-from umi_lib.config import PROFILES, ConfigError, DataConfig, EvalConfig, Profile, load_profile
+from umi_lib.config import (
+    PROFILES,
+    BfclConfig,
+    ConfigError,
+    DataConfig,
+    EvalConfig,
+    Profile,
+    RealtimeConfig,
+    load_profile,
+)
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -21,13 +30,13 @@ def test_shipped_profiles_load(name):
 
 
 def test_every_profile_file_is_known():
-    assert_fields_documented(Profile, DataConfig, EvalConfig)
+    assert_fields_documented(Profile, DataConfig, EvalConfig, RealtimeConfig, BfclConfig)
 
 
 def test_every_field_has_a_docstring():
     import inspect
 
-    for cls in (Profile, DataConfig):
+    for cls in (Profile, DataConfig, BfclConfig):
         source = inspect.getsource(cls)
         for f in dataclasses.fields(cls):
             after = source.split(f"    {f.name}:", 1)[1].split("\n", 2)[1]

@@ -12,7 +12,9 @@ In data-flow order (each arrow is one function a notebook cell calls, and one ``
    intervals, ``umi score``, model-free reference predictions and the paper's numbers.
 5. :mod:`umi_lib.realtime`: rollouts (ReAct, DFSDT) against an offline replay of ToolBench's tools, answer
    files in ToolBench/ToolEval formats, and the LLM judge.
-6. :mod:`umi_lib.workbook`: one module per notebook plus the figures. Nothing above imports it.
+6. :mod:`umi_lib.bfcl` (optional data): BFCL's executable multi-turn tasks, scored from the tools' state with
+   BFCL's own rules, no judge (``umi eval bfcl``).
+7. :mod:`umi_lib.workbook`: one module per notebook plus the figures. Nothing above imports it.
 
 Shared by all stages: :mod:`umi_lib.prompts` (every interface string), :mod:`umi_lib.names` (roles, stages,
 systems, column labels), :mod:`umi_lib.config` (profiles), :mod:`umi_lib.paths`, :mod:`umi_lib.manifest`

@@ -11,6 +11,8 @@
                     [--endpoint URL (--model NAME | --models planner=A,caller=B,summarizer=C) [--tokenizer T]
                      | --released | --backend vllm]
     umi eval realtime --profile NAME --system S [--method dfsdt|react] [--queries N] [--env-url URL] ...
+    umi eval bfcl --profile NAME --system {S,ground-truth,degraded-KIND} [--categories C ...] [--limit N]
+                  [--endpoint URL (--model NAME | --models planner=A,caller=B,summarizer=C)]
 
 ``umi train`` also runs under ``accelerate launch`` (configs/accelerate/) for DDP / DeepSpeed / FSDP.
 
@@ -154,6 +156,32 @@ def _eval_realtime(args: argparse.Namespace) -> Report:
     return report
 
 
+def _eval_bfcl(args: argparse.Namespace) -> Report:
+    import dataclasses
+
+    from umi_lib.bfcl import run as bfcl
+    from umi_lib.bfcl.agents import endpoint_agent
+    from umi_lib.bfcl.tasks import BfclUnavailable
+    from umi_lib.config import load_profile
+
+    profile = load_profile(args.profile)
+    overrides = {"categories": args.categories, "limit": args.limit}
+    profile.bfcl = dataclasses.replace(profile.bfcl, **{k: v for k, v in overrides.items() if v is not None})
+    agent, system = None, args.system
+    if args.endpoint:
+        agent, system = endpoint_agent(profile, args.endpoint, args.model, args.models, args.tokenizer)
+    try:
+        run = bfcl.evaluate(profile, system, agent, {"endpoint": args.endpoint} if agent is not None else None)
+    except BfclUnavailable as exc:
+        raise ConfigError(str(exc)) from exc
+    print(bfcl.summary(run))
+    report = Report(read=run.metrics["tasks"], converted=run.metrics["tasks"] - run.resumed)
+    report.note(f"transcripts and metrics: {run.folder}")
+    if run.resumed:
+        report.note(f"tasks finished by an earlier run: {run.resumed}")
+    return report
+
+
 def _role_models(text: str) -> dict[str, str]:
     """``planner=A,caller=B,summarizer=C`` → a role → model mapping (every role named once)."""
     pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
@@ -239,6 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--simulator-url", default=None, help="OpenAI-compatible chat endpoint simulating misses")
     rt.add_argument("--simulator-model", default=None)
     rt.set_defaults(func=_eval_realtime)
+
+    bf = ev_sub.add_parser("bfcl", help="BFCL's executable multi-turn tasks (needs: make bfcl) -> accuracy")
+    bf.add_argument("--profile", default=None, help="profile name or YAML path (default: UMI_PROFILE or cpu)")
+    bf.add_argument("--system", default="alpha-umi",
+                    help=f"{', '.join(SYSTEMS)}, or a model-free reference: ground-truth, degraded-KIND "
+                         "(wrong_argument, skipped_call, extra_call, wrong_function)")  # fmt: skip
+    bf.add_argument("--categories", nargs="+", default=None, help="BFCL categories (default: the profile's)")
+    bf.add_argument("--limit", type=int, default=None, help="at most N tasks per category (BFCL's order)")
+    bf.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    bf.add_argument("--model", default=None, help="model name for --endpoint (every role)")
+    bf.add_argument("--models", default=None, type=_role_models,
+                    help="one model per role for --endpoint: planner=A,caller=B,summarizer=C")  # fmt: skip
+    bf.add_argument("--tokenizer", default=None, help="tokenizer that counts --endpoint prompt tokens")
+    bf.set_defaults(func=_eval_bfcl)
     return parser
 
 

@@ -136,6 +136,35 @@ class RealtimeConfig(_ShownAsTable):
             raise ConfigError("realtime.max_depth and realtime.max_model_steps must be at least 1")
 
 
+BFCL_CATEGORIES = ["multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context"]
+
+
+@dataclass
+class BfclConfig(_ShownAsTable):
+    """The agents in BFCL's executable multi-turn world (``umi eval bfcl``, ``docs/bfcl.md``)."""
+
+    categories: list[str] = field(default_factory=lambda: list(BFCL_CATEGORIES))
+    """BFCL v4 multi-turn categories to run (200 tasks each): base, miss_func, miss_param, long_context."""
+    limit: int | None = None
+    """At most this many tasks per category, the first ones in BFCL's file order (a fixed subset); None = all."""
+    max_steps_per_turn: int = 20
+    """BFCL's step limit (``MAXIMUM_STEP_LIMIT``): a turn whose call steps exceed it ends the task, which then
+    fails, as in BFCL; the model-free references run without it."""
+    max_observation_chars: int | None = 1024
+    """Execution results the agent reads are cut here, plus ``...`` (α-UMi's real-time agent: 1024); None = whole."""
+    max_new_tokens: int | None = None
+    """New tokens per role output; None = ``eval.max_new_tokens`` (calls need room for their arguments)."""
+    systems: list[str] = field(default_factory=lambda: [s for s in SYSTEMS if s != "base"])
+    """Which systems a notebook runs in BFCL's world (``umi eval bfcl --system`` takes any one)."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.categories) - set(BFCL_CATEGORIES))
+        if unknown or not self.categories:
+            raise ConfigError(f"bfcl.categories: unknown {unknown}; known: {', '.join(BFCL_CATEGORIES)}")
+        if self.max_steps_per_turn < 1 or (self.limit is not None and self.limit < 1):
+            raise ConfigError("bfcl.max_steps_per_turn and bfcl.limit must be at least 1")
+
+
 @dataclass
 class Profile(_ShownAsTable):
     """A named run size: base model, token budget, data. See the README's profile table."""
@@ -156,6 +185,8 @@ class Profile(_ShownAsTable):
     """How much of the test set static evaluation covers, and how it decodes."""
     realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
     """Real-time rollouts: which queries, which search, which budgets (decoding as in ``eval``)."""
+    bfcl: BfclConfig = field(default_factory=BfclConfig)
+    """BFCL's multi-turn tasks: which categories, how many tasks, the step limit (decoding as in ``eval``)."""
 
     def __post_init__(self) -> None:
         if self.max_tokens < 64:
