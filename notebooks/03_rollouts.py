@@ -66,7 +66,7 @@ from umi_lib.agent import build
 from umi_lib.evaluation import selection, static
 from umi_lib.realtime import dispatch
 from umi_lib.realtime import run as realtime
-from umi_lib.workbook import estimates, glpft, rollouts, viewer
+from umi_lib.workbook import bfcl, estimates, glpft, rollouts, viewer
 
 # %%
 profile = config.load_profile(profile_name)
@@ -206,6 +206,26 @@ judged
 
 # %%
 rollouts.judged_figure(judged, profile) if judge else None
+
+# %% [markdown]
+# ## 6. BFCL's multi-turn world: a pass rate without a judge
+#
+# The Berkeley Function Calling Leaderboard ships executable multi-turn tasks: its tools are Python classes (a
+# file system, a trading bot, travel booking, …) with an initial state, and a task passes when, after every user
+# turn, the tools' state and results equal what the ground-truth calls produce. No judge, fully offline. Each
+# task's functions become the α-UMi tool list, each user turn a user message, each result an observation; the
+# agent's calls are validated before they run, never evaluated ([docs/bfcl.md](../docs/bfcl.md)). The ground truth,
+# played through the same loop, must pass every task. On the `cpu` profile (6 tasks, at most 4 call steps per
+# turn) the numbers only show the code path. The data is optional: `make bfcl`.
+
+# %%
+bfcl_runs = bfcl.evaluate_all(loaded, profile)
+
+# %%
+bfcl.table(bfcl_runs)
+
+# %%
+bfcl.figure(bfcl_runs, profile)
 
 # %% [markdown]
 # ## Exercises

@@ -18,6 +18,7 @@ MEASURED = {
         "held-out losses": 56,
         "static evaluation": 105,
         "rollouts": 69,
+        "bfcl": 165,  # ground truth, then Single-LLM and α-UMi on 6 tasks, step limit 4
     }
 }
 UNMEASURED = ("colab-t4", "gpu-7b")  # smoke runs take seconds and print nothing
