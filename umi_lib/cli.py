@@ -175,8 +175,11 @@ def _eval_bfcl(args: argparse.Namespace) -> Report:
     except BfclUnavailable as exc:
         raise ConfigError(str(exc)) from exc
     print(bfcl.summary(run))
+    from umi_lib.workbook import bfcl as bfcl_view
+
+    bfcl_view.figure([run], profile, name="accuracy", out_dir=run.folder)
     report = Report(read=run.metrics["tasks"], converted=run.metrics["tasks"] - run.resumed)
-    report.note(f"transcripts and metrics: {run.folder}")
+    report.note(f"transcripts, metrics and accuracy.{{png,pdf,csv}}: {run.folder}")
     if run.resumed:
         report.note(f"tasks finished by an earlier run: {run.resumed}")
     return report

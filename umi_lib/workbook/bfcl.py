@@ -58,8 +58,9 @@ def table(runs: Sequence[Any]) -> pd.DataFrame:
     return shown(pd.DataFrame(rows).set_index(["system", "category"]), "not counted for this run")
 
 
-def figure(runs: Sequence[Any], profile: Profile):
-    """Accuracy per category and system (the reference first), saved as ``03_bfcl_<profile>``."""
+def figure(runs: Sequence[Any], profile: Profile, name: str | None = None, out_dir: Any = None):
+    """Accuracy per category and system (the reference first), saved as ``03_bfcl_<profile>`` (or ``name`` in
+    ``out_dir``, as ``umi eval bfcl`` does next to its metrics)."""
     if not runs:
         return None
     categories = list(runs[0].metrics["accuracy"])
@@ -67,5 +68,5 @@ def figure(runs: Sequence[Any], profile: Profile):
     title = f"BFCL multi-turn accuracy, {profile.name} profile"
     fig = plots.grouped_bars(values, categories, title, "tasks passed (%)",
                              caption="Scored as BFCL defines it (tools' state and results), no judge.")  # fmt: skip
-    plots.save(fig, f"03_bfcl_{profile.name}")
+    plots.save(fig, name or f"03_bfcl_{profile.name}", out_dir)
     return fig
