@@ -330,9 +330,11 @@ def train_system(
             continue
         if (final / "adapter_config.json").is_file():
             print(f"{system}: retraining {adapter} ({'; '.join(reasons)})")
-            shutil.rmtree(final)
-            trainlog.log_path(profile.name, stage, system=SYSTEM_DIRS[system]).unlink(missing_ok=True)
-        _start_checkpoints(ckpt, inputs, force)
+            if _main_process():  # under accelerate every rank decides the same; one of them cleans up
+                shutil.rmtree(final, ignore_errors=True)
+                trainlog.log_path(profile.name, stage, system=SYSTEM_DIRS[system]).unlink(missing_ok=True)
+        if _main_process():
+            _start_checkpoints(ckpt, inputs, force)
         if adapter not in getattr(run.model, "peft_config", {}):  # a resumed stage then loads its checkpoint
             run.model = add_adapter(run.model, adapter, recipe, init_from, profile.seed)
         run.model.set_adapter(adapter)
@@ -352,6 +354,11 @@ def train_system(
             StageResult(adapter, stage, True, len(data.train), data.tokens, data.truncated, seconds, loss)
         )
     return run
+
+
+def _main_process() -> bool:
+    """Rank 0 under ``accelerate launch``/torchrun (``RANK``), or a plain single process."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _start_checkpoints(ckpt: Path, inputs: dict[str, Any], force: bool) -> None:
