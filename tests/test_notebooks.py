@@ -36,7 +36,7 @@ def _surface_problems(cells) -> list[str]:
         for o in outs:
             data = o.get("data", {})
             plain = "".join(data.get("text/plain", ""))
-            if set(data) == {"text/plain"} and plain.startswith(("<Figure", "Profile(", "EvalConfig(", "[(")):
+            if plain.startswith("<Figure") or (set(data) == {"text/plain"} and plain.startswith(("Profile(", "[("))):
                 problems.append(f"raw repr: {plain[:60]!r}")
             if o.get("output_type") == "stream" and o.get("name") == "stderr":
                 problems.append(f"stderr: {''.join(o['text'])[:120]!r}")

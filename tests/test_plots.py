@@ -91,6 +91,8 @@ def test_a_returned_figure_shows_exactly_once_in_a_kernel(backend, tmp_path, mon
     assert not _pngs(nb.cells[0])
     shown = nb.cells[1].outputs
     assert len(_pngs(nb.cells[1])) == 1 and len(shown) == 1, shown
+    text = "".join(shown[0]["data"]["text/plain"])  # the fallback says what the figure is, not "<Figure size ...>"
+    assert text == "Figure: t (saved as kernel_check.png, kernel_check.pdf, kernel_check.csv)", text
     assert not _pngs(nb.cells[2])  # built, not returned: not shown
     if backend is None:  # the inline backend shows the pyplot figure too: two images, ours once
         assert len(_pngs(nb.cells[3])) == 2

@@ -70,4 +70,5 @@ def save(fig: Figure, name: str, out_dir: str | Path | None = None) -> list[Path
         paths.append(write_csv(rows, csv_path))
     else:
         csv_path.unlink(missing_ok=True)  # a stale table from an older figure of that name
+    fig.umi_saved = [p.name for p in paths]  # named in the figure's text form (see style.describe)
     return paths

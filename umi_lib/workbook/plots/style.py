@@ -24,6 +24,13 @@ def _kernel_shell() -> Any:
     return shell if shell is not None and getattr(shell, "kernel", None) is not None else None
 
 
+def describe(fig: Figure) -> str:
+    """A figure in words: its title and the files it was saved as (the text that viewers without images show)."""
+    title = fig.get_suptitle() or next((ax.get_title() for ax in fig.axes if ax.get_title()), "") or "untitled"
+    saved = getattr(fig, "umi_saved", None)
+    return f"Figure: {' '.join(title.split())}" + (f" (saved as {', '.join(saved)})" if saved else "")
+
+
 def ensure_inline_display() -> bool:
     """Inside an IPython kernel, register a PNG formatter for figures unless one is registered already.
 
@@ -34,7 +41,10 @@ def ensure_inline_display() -> bool:
     if shell is None:
         return False
     display = shell.display_formatter
-    for formatter in [*display.formatters.values(), display.ipython_display_formatter, display.mimebundle_formatter]:
+    # the text fallback beside the image: what the figure shows and where it was saved, not "<Figure size ...>"
+    display.formatters["text/plain"].for_type(Figure, lambda fig, p, cycle: p.text(describe(fig)))
+    images = [f for mime, f in display.formatters.items() if mime != "text/plain"]
+    for formatter in [*images, display.ipython_display_formatter, display.mimebundle_formatter]:
         try:
             formatter.lookup_by_type(Figure)
             return True  # the user's or the inline backend's choice (png, retina, svg, widget) stays
