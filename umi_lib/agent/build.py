@@ -16,7 +16,7 @@ from umi_lib.names import BACKBONE, ROLES
 from umi_lib.train.loaded import Loaded
 
 
-def _params(profile: Profile) -> dict[str, GenParams]:
+def role_params(profile: Profile) -> dict[str, GenParams]:
     return {r: GenParams(max_new_tokens=profile.eval.max_new_tokens) for r in (*ROLES, BACKBONE)}
 
 
@@ -40,7 +40,7 @@ def make_agent(loaded: Loaded, profile: Profile, system: str) -> Agent:
     e, run = profile.eval, loaded.run
     adapters = _role_adapters(system, None if system == "base" else loaded.adapters[system])
     backend = AdapterBackend(run.model, run.tokenizer, adapters, e.batch_size, e.max_input_tokens)
-    return _agent(system, backend, _params(profile), e.official_role_name)
+    return _agent(system, backend, role_params(profile), e.official_role_name)
 
 
 def make_vllm_agent(profile: Profile, system: str) -> Agent:
@@ -62,4 +62,37 @@ def make_vllm_agent(profile: Profile, system: str) -> Agent:
         rank = max(json.loads(c.read_text())["r"] for c in configs.values())
     backend = VLLMBackend(resolve_base(profile.base_model), _role_adapters(system, folders),
                           profile.eval.max_input_tokens, rank)  # fmt: skip
-    return _agent(system, backend, _params(profile), profile.eval.official_role_name)
+    return _agent(system, backend, role_params(profile), profile.eval.official_role_name)
+
+
+def endpoint_name(model: str) -> str:
+    """``endpoint_<model>`` with the characters a file name cannot hold replaced."""
+    return "endpoint_" + "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
+
+
+def make_endpoint_agent(
+    profile: Profile,
+    base_url: str,
+    model: str | None,
+    models: dict[str, str] | None = None,
+    tokenizer: str | None = None,
+) -> tuple[MultiLLMAgent, str]:
+    """``(agent, model name)`` of an OpenAI-compatible endpoint with the α-UMi role prompts: one ``model`` for every
+    role, or ``models`` per role. Prompts keep their last ``eval.max_input_tokens`` tokens as the official collator
+    does, counted with ``tokenizer`` (default: the model's, if available locally), and every role output stops at
+    ``</s>`` as the official models stop at their end-of-sequence token."""
+    import dataclasses
+    import os
+
+    from umi_lib import prompts as P
+    from umi_lib.agent.backends import OpenAIBackend, endpoint_tokenizer
+
+    models = dict(models or {})
+    model = model or models.get("planner")
+    if not model:
+        raise ConfigError("--endpoint needs --model NAME (every role) or --models planner=A,caller=B,summarizer=C")
+    backend = OpenAIBackend(base_url, model, os.environ.get("OPENAI_API_KEY", ""), models=models,
+                            tokenizer=endpoint_tokenizer(tokenizer or model),
+                            max_input_tokens=profile.eval.max_input_tokens)  # fmt: skip
+    params = {r: dataclasses.replace(p, stop=(P.EOS,)) for r, p in role_params(profile).items()}
+    return MultiLLMAgent(backend, params, official_role_name=profile.eval.official_role_name), model

@@ -22,7 +22,7 @@ from typing import Any
 
 from umi_lib import prompts as P
 from umi_lib.bfcl.tasks import BfclTask
-from umi_lib.config import ConfigError, Profile
+from umi_lib.config import Profile
 
 GROUND_TRUTH = "ground-truth"
 """The model-free system that plays BFCL's ground truth (it must pass every task)."""
@@ -136,20 +136,7 @@ def endpoint_agent(profile: Profile, base_url: str, model: str | None, models: M
     """``(agent, system name)`` of an OpenAI-compatible endpoint with the α-UMi role prompts, set up as
     :func:`umi_lib.evaluation.static.evaluate_endpoint` does (prompts cut to ``eval.max_input_tokens``, every role
     output stopped at ``</s>``)."""
-    import dataclasses
-    import os
+    from umi_lib.agent.build import endpoint_name, make_endpoint_agent
 
-    from umi_lib.agent.agents import MultiLLMAgent
-    from umi_lib.agent.backends import OpenAIBackend, endpoint_tokenizer
-    from umi_lib.agent.build import _params
-
-    models = dict(models or {})
-    model = model or models.get("planner")
-    if not model:
-        raise ConfigError("--endpoint needs --model NAME (every role) or --models planner=A,caller=B,summarizer=C")
-    backend = OpenAIBackend(base_url, model, os.environ.get("OPENAI_API_KEY", ""), models=models,
-                            tokenizer=endpoint_tokenizer(tokenizer or model),
-                            max_input_tokens=profile.eval.max_input_tokens)  # fmt: skip
-    params = {r: dataclasses.replace(p, stop=(P.EOS,)) for r, p in _params(profile).items()}
-    agent = MultiLLMAgent(backend, params, official_role_name=profile.eval.official_role_name)
-    return agent, "endpoint_" + "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
+    agent, model = make_endpoint_agent(profile, base_url, model, dict(models or {}), tokenizer)
+    return agent, endpoint_name(model)

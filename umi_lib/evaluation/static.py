@@ -8,7 +8,6 @@ crashed run restarts at the first unfinished chunk. The final prediction file is
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -20,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from umi_lib import manifest
-from umi_lib import prompts as P
 from umi_lib.agent.agents import Agent, MultiLLMAgent
-from umi_lib.agent.build import _params, make_agent, make_vllm_agent
-from umi_lib.config import ConfigError, Profile
+from umi_lib.agent.build import endpoint_name, make_agent, make_endpoint_agent, make_vllm_agent, role_params
+from umi_lib.config import Profile
 from umi_lib.data.jsonio import atomic_write_text, dump_json_list
 from umi_lib.evaluation.score import score_file
 from umi_lib.paths import runs_dir
@@ -186,24 +184,13 @@ def evaluate_endpoint(
     ``tokenizer`` (default: the endpoint's model name, if its tokenizer is available locally), and every role
     output stops at ``</s>`` as the official models stop at their end-of-sequence token.
     """
-    import os
-
-    from umi_lib.agent.backends import OpenAIBackend, endpoint_tokenizer
-
-    models = dict(models or {})
-    model = model or models.get("planner")
-    if not model:
-        raise ConfigError("--endpoint needs --model NAME (every role) or --models planner=A,caller=B,summarizer=C")
-    tok = endpoint_tokenizer(tokenizer or model)
-    backend = OpenAIBackend(base_url, model, os.environ.get("OPENAI_API_KEY", ""), models=models,
-                            tokenizer=tok, max_input_tokens=profile.eval.max_input_tokens)  # fmt: skip
-    params = {r: dataclasses.replace(p, stop=(P.EOS,)) for r, p in _params(profile).items()}
-    agent = MultiLLMAgent(backend, params, official_role_name=profile.eval.official_role_name)
+    agent, model = make_endpoint_agent(profile, base_url, model, models, tokenizer)
+    backend = agent.backend
     base = runs_dir(profile.name)
-    name = "static_endpoint_" + "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
+    name = "static_" + endpoint_name(model)
     run = run_static(agent, steps, name, base / "predictions", base / "metrics", seed=profile.seed,
-                     meta={"endpoint": base_url, "model": model, "models": models,
-                           "tokenizer": getattr(tok, "name_or_path", None)})  # fmt: skip
+                     meta={"endpoint": base_url, "model": model, "models": dict(models or {}),
+                           "tokenizer": getattr(backend.tokenizer, "name_or_path", None)})  # fmt: skip
     run.counts.update({f"http_{k}": v for k, v in backend.errors.items()})
     return run
 
@@ -218,6 +205,6 @@ def evaluate_released(
     e = profile.eval
     backend = backends.ModelPerRoleBackend(models, e.batch_size, e.max_input_tokens)
     base = runs_dir(profile.name)
-    agent = MultiLLMAgent(backend, _params(profile), official_role_name=profile.eval.official_role_name)
+    agent = MultiLLMAgent(backend, role_params(profile), official_role_name=profile.eval.official_role_name)
     return run_static(agent, steps, "static_released", base / "predictions",
                       base / "metrics", seed=profile.seed, meta={"models": models})  # fmt: skip
