@@ -8,6 +8,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -26,8 +27,9 @@ def _kernel_shell() -> Any:
 
 def describe(fig: Figure) -> str:
     """A figure in words: its title and the files it was saved as (the text that viewers without images show)."""
-    title = fig.get_suptitle() or next((ax.get_title() for ax in fig.axes if ax.get_title()), "") or "untitled"
     saved = getattr(fig, "umi_saved", None)
+    title = fig.get_suptitle() or next((ax.get_title() for ax in fig.axes if ax.get_title()), "")
+    title = title or (Path(saved[0]).stem if saved else "untitled")
     return f"Figure: {' '.join(title.split())}" + (f" (saved as {', '.join(saved)})" if saved else "")
 
 
