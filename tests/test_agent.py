@@ -36,7 +36,7 @@ class Scripted:
     def __init__(self, script: dict[str, list[str]]):
         self.script, self.seen = {r: list(v) for r, v in script.items()}, {}
 
-    def generate(self, role, prompts, params):
+    def generate(self, role, prompts, params, streams=None):
         self.seen.setdefault(role, []).extend(prompts)
         return [self.script[role].pop(0) for _ in prompts]
 

@@ -38,7 +38,7 @@ class ScriptedBackend:
         self.seen: dict[str, list[str]] = {}
         self.batches: list[int] = []
 
-    def generate(self, role, prompts, params):
+    def generate(self, role, prompts, params, streams=None):
         self.seen.setdefault(role, []).extend(prompts)
         if self.replies.get(role):
             return [self.replies[role].pop(0) for _ in prompts]

@@ -105,7 +105,7 @@ def test_single_llm_agent_drives_a_rollout(env):
         def __init__(self):
             self.outputs = [f"look it up\nAction: {fn}\nAction Input: {key}", "all done\nconclusion: 42"]
 
-        def generate(self, role, prompts, params):
+        def generate(self, role, prompts, params, streams=None):
             assert role == "backbone"
             return [self.outputs.pop(0) for _ in prompts]
 
@@ -255,7 +255,7 @@ def test_multi_llm_agent_drives_a_rollout():
     fn, key = _recorded_call(env, q)
 
     class Backend:
-        def generate(self, role, prompts, params):
+        def generate(self, role, prompts, params, streams=None):
             return {"planner": [f"call {fn} Next: caller."], "caller": [f"Action: {fn}\nAction Input: {key}"],
                     "summarizer": ["x"]}[role] * len(prompts)  # fmt: skip
 

@@ -103,6 +103,14 @@ class EvalConfig(_ShownAsTable):
     official_role_name: bool = False
     """Write the current step into the caller's and summarizer's history as ``planner: …``, as the official static
     pipeline does (a role name never seen in training); False writes ``assistant: …`` as in training."""
+    prefix_reuse: bool = True
+    """Reuse the key/value cache of a trajectory's (or rollout's) previous prompt to the same role, prefilling only
+    the tokens after their common prefix (same greedy outputs, less prefill; vLLM: its automatic prefix caching).
+    False prefills every prompt whole, in length-sorted padded batches."""
+    prefix_cache_tokens: int = 32768
+    """Cap on the prompt tokens whose keys and values are kept for reuse, least recently used dropped first. Memory
+    per token = layers x 2 x kv_heads x head_dim x bytes: 46 KB for SmolLM2-135M in fp32 (1.5 GB at the cap),
+    512 KB for a 7B Llama in bf16 (16 GB)."""
 
 
 @dataclass

@@ -28,7 +28,26 @@ class GenParams:
 
 
 class Backend(Protocol):
-    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]: ...
+    def generate(
+        self, role: str, prompts: Sequence[str], params: GenParams, streams: Sequence[Any] | None = None
+    ) -> list[str]: ...
+
+
+STREAM_KEYS = ("stream", "trajectory", "task")
+"""Step keys naming the stream a step belongs to (a rollout's query, a static trajectory, a BFCL task), first found
+wins: consecutive prompts of one stream share their head, which a backend with prefix reuse prefills once."""
+
+
+def stream_of(step: dict[str, Any]) -> Any:
+    """The stream of ``step`` (see :data:`STREAM_KEYS`); None: the step shares nothing with any other."""
+    return next((step[k] for k in STREAM_KEYS if step.get(k) is not None), None)
+
+
+def release_streams(agent: Any, streams: Sequence[Any] | None) -> None:
+    """``agent.release(streams)`` for agents that hold cached prefixes; model-free agents have nothing to drop."""
+    release = getattr(agent, "release", None)
+    if callable(release):
+        release(streams)
 
 
 def clean_output(text: str, stop: Sequence[str] = ()) -> str:
@@ -63,6 +82,12 @@ class Agent:
 
     def predict(self, steps: Sequence[dict[str, Any]]) -> list[str]:
         raise NotImplementedError
+
+    def release(self, streams: Sequence[Any] | None = None) -> None:
+        """Tell the backend that ``streams`` (all: ``None``) have no steps left, so their cached prefixes can go."""
+        release = getattr(self.backend, "release", None)
+        if callable(release):
+            release(streams)
 
     def settings(self) -> dict[str, Any]:
         """What decides this agent's outputs (for manifests): kind, decoding per role, prompt options, backend."""
@@ -104,7 +129,8 @@ class MultiLLMAgent(Agent):
         return step["history"] + f"{role}: {planner_prediction}{P.EOS}"
 
     def predict(self, steps: Sequence[dict[str, Any]]) -> list[str]:
-        plans = self.backend.generate("planner", [s["input"] for s in steps], self.params["planner"])
+        streams = [stream_of(s) for s in steps]
+        plans = self.backend.generate("planner", [s["input"] for s in steps], self.params["planner"], streams)
         routes = [self.route(p) for p in plans]
         self.counts.update(r for r, _ in routes)
         out: list[str] = [""] * len(steps)
@@ -116,7 +142,7 @@ class MultiLLMAgent(Agent):
                 P.fill(role, steps[k]["tools"], self._history(steps[k], routes[k][1]), routes[k][1], self.compat)
                 for k in idx
             ]
-            replies = self.backend.generate(role, texts, self.params[role])
+            replies = self.backend.generate(role, texts, self.params[role], [streams[k] for k in idx])
             turn = P.TURN_CALLER if role == "caller" else P.TURN_CONCLUSION
             for k, reply in zip(idx, replies, strict=True):
                 out[k] = P.PREDICTION_ASSISTANT + routes[k][1] + P.EOS + turn + reply
@@ -164,5 +190,5 @@ class SingleLLMAgent(Agent):
 
     def predict(self, steps: Sequence[dict[str, Any]]) -> list[str]:
         texts = [P.fill("backbone", s["tools"], s["history"], compat=self.compat) for s in steps]
-        outputs = self.backend.generate("backbone", texts, self.params["backbone"])
+        outputs = self.backend.generate("backbone", texts, self.params["backbone"], [stream_of(s) for s in steps])
         return [self.to_prediction(o) for o in outputs]

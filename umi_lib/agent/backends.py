@@ -10,51 +10,103 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from umi_lib import prompts as P
 from umi_lib.agent.agents import GenParams, clean_output
+from umi_lib.agent.prefix_cache import PrefixCache, count_prompt, left_padded, prefill, supports_reuse
 from umi_lib.client import JsonClient
 from umi_lib.names import ROLES
 from umi_lib.progress import tqdm
 
 
-def generate_batched(
-    model, tok, texts: Sequence[str], params: GenParams, batch_size: int, max_input_tokens: int, desc: str = ""
-) -> list[str]:
-    """Greedy (or seeded) continuations of ``texts``, in length-sorted left-padded batches, input order kept.
-
-    Prompts keep their last ``max_input_tokens`` tokens (the official collator's left truncation).
-    """
-    import torch
-
+def encode(tok, texts: Sequence[str], max_input_tokens: int) -> tuple[list[list[int]], list[bool]]:
+    """Token ids of each prompt cut to its last ``max_input_tokens`` (the official collator's left truncation), and
+    whether it was cut."""
     from umi_lib.train.loading import map_separator
 
-    encoded = [tok(map_separator(t, tok))["input_ids"][-max_input_tokens:] for t in texts]
+    full = [tok(map_separator(t, tok))["input_ids"] for t in texts]
+    return [ids[-max_input_tokens:] for ids in full], [len(ids) > max_input_tokens for ids in full]
+
+
+def _generate(model, tok, ids, mask, params: GenParams, seed: int, cache=None):
+    """``model.generate`` on one left-padded batch (``cache``: keys and values of all but each row's last token)."""
+    import torch
+
+    if params.do_sample:
+        torch.manual_seed(params.seed + seed)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return model.generate(
+            input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=params.max_new_tokens,
+            do_sample=params.do_sample, temperature=params.temperature if params.do_sample else None,
+            top_p=None, top_k=None, pad_token_id=pad, eos_token_id=tok.eos_token_id, cache=cache,
+        )  # fmt: skip
+
+
+def _left_padded_ids(tok, rows: Sequence[Sequence[int]]):
+    """``(ids, mask, width)`` of rows right-aligned: the new tokens follow every prompt directly."""
+    import torch
+
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, r in enumerate(rows):
+        ids[row, width - len(r) :] = torch.tensor(r)
+        mask[row, width - len(r) :] = 1
+    return ids, mask, width
+
+
+def generate_batched(
+    model, tok, texts: Sequence[str], params: GenParams, batch_size: int, max_input_tokens: int, desc: str = "",
+    stats: Counter | None = None,
+) -> list[str]:  # fmt: skip
+    """Greedy (or seeded) continuations of ``texts``, in length-sorted left-padded batches, input order kept.
+
+    Prompts keep their last ``max_input_tokens`` tokens. ``stats`` tallies prompt and prefill tokens (padding
+    included: a batch prefills its full width for every row).
+    """
+    encoded, cut = encode(tok, texts, max_input_tokens)
     order = sorted(range(len(encoded)), key=lambda k: len(encoded[k]))
     outputs: list[str] = [""] * len(encoded)
-    device = next(model.parameters()).device
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     model.eval()
     bar = tqdm(total=len(order), desc=desc, unit="prompt", leave=False, disable=not desc)
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        width = max(len(encoded[k]) for k in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, k in enumerate(batch):  # left padding: the new tokens follow every prompt directly
-            ids[row, width - len(encoded[k]) :] = torch.tensor(encoded[k])
-            mask[row, width - len(encoded[k]) :] = 1
-        if params.do_sample:
-            torch.manual_seed(params.seed + start)
-        with torch.no_grad():
-            out = model.generate(
-                input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=params.max_new_tokens,
-                do_sample=params.do_sample, temperature=params.temperature if params.do_sample else None,
-                top_p=None, top_k=None, pad_token_id=pad, eos_token_id=tok.eos_token_id,
-            )  # fmt: skip
+        ids, mask, width = _left_padded_ids(tok, [encoded[k] for k in batch])
+        out = _generate(model, tok, ids, mask, params, start)
+        for row, k in enumerate(batch):
+            outputs[k] = tok.decode(out[row, width:], skip_special_tokens=True)
+            if stats is not None:
+                count_prompt(stats, encoded[k], width, 0, cut[k])
+        bar.update(len(batch))
+    bar.close()
+    return outputs
+
+
+def generate_reusing(
+    model, tok, role: str, texts: Sequence[str], streams: Sequence[Hashable | None], params: GenParams,
+    batch_size: int, max_input_tokens: int, cache: PrefixCache, stats: Counter, desc: str = "",
+) -> list[str]:  # fmt: skip
+    """:func:`generate_batched` with prefix reuse: each prompt, in the given order, starts from the cache of its
+    stream's last prompt to ``role`` cut to their common prefix, prefills the rest alone, and leaves its own cache
+    for the stream's next prompt; decoding runs in left-padded batches of ``batch_size``. Prompts without a stream
+    (``None``) reuse nothing."""
+    encoded, cut = encode(tok, texts, max_input_tokens)
+    outputs: list[str] = [""] * len(encoded)
+    model.eval()
+    bar = tqdm(total=len(encoded), desc=desc, unit="prompt", leave=False, disable=not desc)
+    for start in range(0, len(encoded), batch_size):
+        batch = range(start, min(start + batch_size, len(encoded)))
+        rows = [_prefill_one(model, encoded[k][:-1], (role, streams[k]), cut[k], cache, stats) for k in batch]
+        ids, mask, width = _left_padded_ids(tok, [encoded[k] for k in batch])
+        lengths = [len(encoded[k]) - 1 for k in batch]
+        past = left_padded(rows, lengths, width - 1) if width > 1 else None
+        out = _generate(model, tok, ids, mask, params, start, past)
         for row, k in enumerate(batch):
             outputs[k] = tok.decode(out[row, width:], skip_special_tokens=True)
         bar.update(len(batch))
@@ -62,9 +114,30 @@ def generate_batched(
     return outputs
 
 
+def _prefill_one(model, head: list[int], key: tuple, cut: bool, cache: PrefixCache, stats: Counter):
+    """Keys and values of ``head`` (a prompt but its last token), from the stream's cache where they agree."""
+    import torch
+
+    streamed = key[1] is not None
+    n, layers = cache.take(key, head) if streamed else (0, None)
+    if cut and n == 0 and streamed and key in cache:
+        stats["reuse_lost_to_truncation"] += 1
+    with torch.no_grad():
+        layers = prefill(model, head[n:], layers) if head else None
+    if streamed and head:
+        cache.put(key, head, layers)
+    count_prompt(stats, [*head, 0], len(head) - n + 1, n, cut)  # + 1: the last token, run by generate
+    return layers
+
+
 @dataclass
 class AdapterBackend:
-    """One base, one adapter per role (``None`` = the bare base); switching is ``set_adapter``."""
+    """One base, one adapter per role (``None`` = the bare base); switching is ``set_adapter``.
+
+    With ``prefix_reuse``, prompts that come with their streams (:meth:`generate`'s ``streams``) start from the
+    cached keys and values of their stream's previous prompt to the same role (:mod:`umi_lib.agent.prefix_cache`).
+    ``stats`` counts prompts, prompt tokens, tokens prefilled and reused, and truncated prompts.
+    """
 
     model: Any
     tokenizer: Any
@@ -72,12 +145,33 @@ class AdapterBackend:
     batch_size: int = 8
     max_input_tokens: int = 3750  # the official inference script's max_input_length
     progress: bool = True
+    prefix_reuse: bool = False
+    cache_tokens: int = 32768
+    stats: Counter = field(default_factory=Counter)
+    cache: PrefixCache | None = field(default=None, repr=False)
 
     def settings(self) -> dict[str, Any]:
         return {"kind": "adapters", "adapters": self.adapters, "batch_size": self.batch_size,
-                "max_input_tokens": self.max_input_tokens}  # fmt: skip
+                "max_input_tokens": self.max_input_tokens, "prefix_reuse": self.prefix_reuse}  # fmt: skip
 
-    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
+    def reusing(self) -> bool:
+        """Whether prompts with streams reuse prefixes (switched on, and the model's cache can be cut)."""
+        if self.prefix_reuse and self.cache is None:
+            if not supports_reuse(self.model):
+                print("prefix reuse is off: this model's cache (sliding window or linear attention) cannot be cut")
+                self.prefix_reuse = False
+                return False
+            self.cache = PrefixCache(self.cache_tokens)
+        return self.prefix_reuse
+
+    def release(self, streams: Sequence[Hashable] | None = None) -> None:
+        """Drop the cached prefixes of ``streams`` (all of them: ``None``), e.g. when a trajectory has no steps left."""
+        if self.cache is not None:
+            self.cache.release(streams)
+
+    def generate(
+        self, role: str, prompts: Sequence[str], params: GenParams, streams: Sequence[Hashable | None] | None = None
+    ) -> list[str]:
         import contextlib
 
         adapter = self.adapters[role]
@@ -89,8 +183,12 @@ class AdapterBackend:
                 self.model.set_adapter(adapter)
         desc = f"{role} ({adapter or 'base'})" if self.progress else ""
         with ctx:
-            raw = generate_batched(self.model, self.tokenizer, prompts, params, self.batch_size,
-                                   self.max_input_tokens, desc)  # fmt: skip
+            if streams is not None and self.reusing():
+                raw = generate_reusing(self.model, self.tokenizer, role, prompts, streams, params, self.batch_size,
+                                       self.max_input_tokens, self.cache, self.stats, desc)  # fmt: skip
+            else:
+                raw = generate_batched(self.model, self.tokenizer, prompts, params, self.batch_size,
+                                       self.max_input_tokens, desc, self.stats)  # fmt: skip
         return [clean_output(t, params.stop) for t in raw]
 
 
@@ -125,7 +223,7 @@ class ModelPerRoleBackend:
             self.loaded = (role, model, tok)
         return self.loaded[1], self.loaded[2]
 
-    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
+    def generate(self, role: str, prompts: Sequence[str], params: GenParams, streams=None) -> list[str]:
         model, tok = self._load(role)
         desc = role if self.progress else ""
         raw = generate_batched(model, tok, prompts, params, self.batch_size, self.max_input_tokens, desc)
@@ -184,7 +282,8 @@ class VLLMBackend:
                               seed=params.seed if params.do_sample else None,
                               stop=list(params.stop) or None)  # fmt: skip
 
-    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
+    def generate(self, role: str, prompts: Sequence[str], params: GenParams, streams=None) -> list[str]:
+        """``streams`` is not needed: vLLM's automatic prefix caching finds shared prefixes itself."""
         from umi_lib.train.loading import map_separator
 
         llm = self._engine()
@@ -263,7 +362,7 @@ class OpenAIBackend:
             raise ValueError("choices[0].text is not a string")
         return text
 
-    def generate(self, role: str, prompts: Sequence[str], params: GenParams) -> list[str]:
+    def generate(self, role: str, prompts: Sequence[str], params: GenParams, streams=None) -> list[str]:
         out = []
         for p in prompts:
             try:

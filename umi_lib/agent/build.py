@@ -39,7 +39,8 @@ def make_agent(loaded: Loaded, profile: Profile, system: str) -> Agent:
     """The agent of ``system`` over the shared base (``base``: no adapter, α-UMi prompts)."""
     e, run = profile.eval, loaded.run
     adapters = _role_adapters(system, None if system == "base" else loaded.adapters[system])
-    backend = AdapterBackend(run.model, run.tokenizer, adapters, e.batch_size, e.max_input_tokens)
+    backend = AdapterBackend(run.model, run.tokenizer, adapters, e.batch_size, e.max_input_tokens,
+                             prefix_reuse=e.prefix_reuse, cache_tokens=e.prefix_cache_tokens)  # fmt: skip
     return _agent(system, backend, role_params(profile), e.official_role_name)
 
 
@@ -60,8 +61,10 @@ def make_vllm_agent(profile: Profile, system: str) -> Agent:
                 )
         folders = {role: str(folder / a) for role, a in roles.items()}
         rank = max(json.loads(c.read_text())["r"] for c in configs.values())
+    # vLLM's prefix cache is keyed by the LoRA too, so the roles never share cached blocks.
     backend = VLLMBackend(resolve_base(profile.base_model), _role_adapters(system, folders),
-                          profile.eval.max_input_tokens, rank)  # fmt: skip
+                          profile.eval.max_input_tokens, rank,
+                          engine_args={"enable_prefix_caching": profile.eval.prefix_reuse})  # fmt: skip
     return _agent(system, backend, role_params(profile), profile.eval.official_role_name)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from umi_lib import manifest
 from umi_lib import prompts as P
+from umi_lib.agent.agents import release_streams, stream_of
 from umi_lib.bfcl import calls, score, world
 from umi_lib.bfcl import tasks as bfcl_tasks
 from umi_lib.bfcl.agents import tool_list
@@ -151,7 +152,8 @@ def drive(
             pending[k] = next(gens[k]) if prediction is None else gens[k].send(prediction)
         except StopIteration as stop:
             done[k] = stop.value
-            pending.pop(k, None)
+            if k in pending:  # its cached prompt prefixes are of no further use
+                release_streams(agent, [stream_of(pending.pop(k))])
             if on_done is not None:
                 on_done(stop.value)
             bar.update(1)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from umi_lib import manifest
-from umi_lib.agent.agents import Agent, MultiLLMAgent
+from umi_lib.agent.agents import Agent, MultiLLMAgent, release_streams, stream_of
 from umi_lib.agent.build import endpoint_name, make_agent, make_endpoint_agent, make_vllm_agent, role_params
 from umi_lib.config import Profile
 from umi_lib.data.jsonio import atomic_write_text, dump_json_list
@@ -113,6 +113,7 @@ def run_static(
         manifest.write(partial, "evaluation-chunks", run_inputs)
     done = _done_chunks(partial)
     chunks = [steps[k : k + chunk_size] for k in range(0, len(steps), chunk_size)]
+    last_chunk = {stream_of(s): c for c, chunk in enumerate(chunks) for s in chunk}
     start = time.perf_counter()
     bar = tqdm(total=len(steps), desc=f"static {name}", unit="step", disable=not progress)
     predictions: list[str] = []
@@ -121,6 +122,7 @@ def run_static(
             done[c] = agent.predict(chunk)
             with partial.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"chunk": c, "predictions": done[c]}) + "\n")
+            release_streams(agent, [t for t, last in last_chunk.items() if last == c])  # no steps left
         predictions.extend(done[c])
         bar.update(len(chunk))
     bar.close()
@@ -130,7 +132,8 @@ def run_static(
     metrics_path = Path(metrics_dir) / f"{name}.json"
     metrics = score_file(pred_path, metrics_path, seed, resamples)
     seconds = time.perf_counter() - start
-    info = {"name": name, "steps": len(steps), "seconds": round(seconds, 1), "agent": dict(agent.counts)}
+    info = {"name": name, "steps": len(steps), "seconds": round(seconds, 1), "agent": dict(agent.counts),
+            "prefill": dict(getattr(getattr(agent, "backend", None), "stats", None) or {})}  # fmt: skip
     atomic_write_text(pred_path.with_suffix(".meta.json"), json.dumps({**info, **(meta or {})}, indent=2) + "\n")
     os.remove(partial)
     manifest.path_for(partial).unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from umi_lib import prompts as P
+from umi_lib.agent.agents import release_streams
 from umi_lib.evaluation.metrics import CALL, FINISH, GIVE_UP, parse_output
 from umi_lib.progress import tqdm
 from umi_lib.realtime.catalog import Query
@@ -217,14 +218,15 @@ def rollout(agent: Any, env: Any, queries: Sequence[Query], method: str = "dfsdt
             pending[k] = next(gens[k]) if prediction is None else gens[k].send(prediction)
         except StopIteration as stop:  # a search can end before its first step (budget) or after any step
             results[k] = stop.value
-            pending.pop(k, None)
+            if pending.pop(k, None) is not None:
+                release_streams(agent, [k])  # its cached prompt prefixes are of no further use
             bar.update(1)
 
     for k in range(len(gens)):
         advance(k, None)
     while pending:
         order = list(pending)
-        steps = [{"tools": queries[k].tools, "history": pending[k],
+        steps = [{"tools": queries[k].tools, "history": pending[k], "stream": k,
                   "input": P.fill("planner", queries[k].tools, pending[k])} for k in order]  # fmt: skip
         for k, prediction in zip(order, agent.predict(steps), strict=True):
             advance(k, prediction)
