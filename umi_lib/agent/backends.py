@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ def generate_batched(
     """Greedy (or seeded) continuations of ``texts``, in length-sorted left-padded batches, input order kept.
 
     Prompts keep their last ``max_input_tokens`` tokens. ``stats`` tallies prompt and prefill tokens (padding
-    included: a batch prefills its full width for every row).
+    included: a batch prefills its full width for every row) and the seconds spent in ``generate``.
     """
     encoded, cut = encode(tok, texts, max_input_tokens)
     order = sorted(range(len(encoded)), key=lambda k: len(encoded[k]))
@@ -78,7 +79,10 @@ def generate_batched(
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
         ids, mask, width = _left_padded_ids(tok, [encoded[k] for k in batch])
+        clock = time.perf_counter()
         out = _generate(model, tok, ids, mask, params, start)
+        if stats is not None:
+            stats["generate_seconds"] += time.perf_counter() - clock
         for row, k in enumerate(batch):
             outputs[k] = tok.decode(out[row, width:], skip_special_tokens=True)
             if stats is not None:
@@ -95,18 +99,22 @@ def generate_reusing(
     """:func:`generate_batched` with prefix reuse: each prompt, in the given order, starts from the cache of its
     stream's last prompt to ``role`` cut to their common prefix, prefills the rest alone, and leaves its own cache
     for the stream's next prompt; decoding runs in left-padded batches of ``batch_size``. Prompts without a stream
-    (``None``) reuse nothing."""
+    (``None``) reuse nothing. ``stats`` also gets the seconds of prefill (with stitching) and of decoding."""
     encoded, cut = encode(tok, texts, max_input_tokens)
     outputs: list[str] = [""] * len(encoded)
     model.eval()
     bar = tqdm(total=len(encoded), desc=desc, unit="prompt", leave=False, disable=not desc)
     for start in range(0, len(encoded), batch_size):
         batch = range(start, min(start + batch_size, len(encoded)))
+        clock = time.perf_counter()
         rows = [_prefill_one(model, encoded[k][:-1], (role, streams[k]), cut[k], cache, stats) for k in batch]
         ids, mask, width = _left_padded_ids(tok, [encoded[k] for k in batch])
         lengths = [len(encoded[k]) - 1 for k in batch]
         past = left_padded(rows, lengths, width - 1) if width > 1 else None
+        stats["prefill_seconds"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         out = _generate(model, tok, ids, mask, params, start, past)
+        stats["decode_seconds"] += time.perf_counter() - clock
         for row, k in enumerate(batch):
             outputs[k] = tok.decode(out[row, width:], skip_special_tokens=True)
         bar.update(len(batch))
