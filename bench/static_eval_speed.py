@@ -1,7 +1,7 @@
 """Evaluation speed in three columns, one process, same steps, same adapters, greedy:
 
-1. official style: one prompt per generate call, a model loaded per role phase (static) or one query at a time
-   (``--rollouts``), every prompt prefilled whole;
+1. official style: one prompt at a time, a model loaded per role phase (static) or one query at a time
+   (``--rollouts``), every prompt prefilled whole (static: prefill and decoding timed apart);
 2. batched: three roles on one base, length-sorted padded batches (``eval.prefix_reuse: false``);
 3. batched + prefix reuse: each prompt starts from its trajectory's previous prompt to the same role, cut to the
    common token prefix (``umi_lib.agent.prefix_cache``).
@@ -47,7 +47,8 @@ def cast(model, dtype: str):
 
 @dataclass
 class OfficialStyle:
-    """One full model per role phase (base + that role's adapter, loaded fresh), batch size 1, no reuse."""
+    """One full model per role phase (base + that role's adapter, loaded fresh), batch size 1, no reuse: every
+    prompt is prefilled whole and decoded alone (the same computation as ``generate`` on the whole prompt)."""
 
     profile: object
     dtype: str = "fp32"
@@ -57,8 +58,9 @@ class OfficialStyle:
         model, tok, _ = load_base(self.profile.base_model, "none")
         model = cast(stages.load_adapter(model, stages.system_dir(self.profile, "alpha-umi") / role, role), self.dtype)
         backend = backends.AdapterBackend(model, tok, {role: role}, 1, self.profile.eval.max_input_tokens,
-                                          progress=False, stats=self.stats)  # fmt: skip
-        out = backend.generate(role, prompts, params)
+                                          progress=False, stats=self.stats, prefix_reuse=True)  # fmt: skip
+        # No stream: each prompt is prefilled whole, then decoded (batch 1), timed apart; nothing is reused.
+        out = backend.generate(role, prompts, params, [None] * len(prompts))
         del model, backend
         gc.collect()
         return out

@@ -96,6 +96,31 @@ estimates.announce(profile, "static evaluation")
 runs = [static.evaluate_system(loaded, profile, system, steps) for system in names.SYSTEMS]
 
 # %% [markdown]
+# ### Prefill only what is new
+#
+# Consecutive steps of a trajectory send a role almost the same prompt: the tool list and the history so far,
+# then a few new turns. Reading a prompt (the *prefill*) is most of the work on a CPU. With `eval.prefix_reuse`
+# the backend keeps the keys and values of each trajectory's last prompt per role, cuts them back to the longest
+# common token prefix with the next prompt, and prefills only the rest; the outputs stay the same
+# ([docs/agent.md](../docs/agent.md#prefix-reuse)).
+#
+# Below, each planner prompt against the previous selected step of its trajectory: the tokens they share at the
+# start, for the whole prompts and after the profile's left cut to `eval.max_input_tokens`. A cut moves the first
+# token, so every position shifts and nothing can be reused: with the `cpu` profile's 512-token cut there is
+# nothing to save, and that profile switches reuse off. On whole prompts of 1-2k tokens reuse halves the
+# prefill and doubles the speed of static evaluation (README, Benchmarks).
+
+# %%
+rollouts.shared_prefixes(steps, loaded.run.tokenizer, profile.eval.max_input_tokens)
+
+# %% [markdown]
+# What each system's run actually prefilled: prompt tokens, tokens computed (padding included) and reused, and
+# the prompts cut on the left.
+
+# %%
+rollouts.prefill_table(runs)
+
+# %% [markdown]
 # ## 3. Scores
 #
 # Table-1 columns ×100 on this subset. `unparseable` counts planner outputs without a `Next:` label (routed to

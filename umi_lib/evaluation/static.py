@@ -65,6 +65,9 @@ class EvalRun:
     steps: int
     seconds: float
     counts: Counter = field(default_factory=Counter)
+    prefill: dict[str, float] = field(default_factory=dict)
+    """The backend's tallies (:func:`umi_lib.agent.prefix_cache.count_prompt`): prompts, prompt tokens, tokens
+    prefilled and reused, cut prompts; empty for backends that keep none (endpoints, vLLM)."""
 
 
 def _done_chunks(partial: Path) -> dict[int, list[str]]:
@@ -132,12 +135,13 @@ def run_static(
     metrics_path = Path(metrics_dir) / f"{name}.json"
     metrics = score_file(pred_path, metrics_path, seed, resamples)
     seconds = time.perf_counter() - start
+    prefill = dict(getattr(getattr(agent, "backend", None), "stats", None) or {})
     info = {"name": name, "steps": len(steps), "seconds": round(seconds, 1), "agent": dict(agent.counts),
-            "prefill": dict(getattr(getattr(agent, "backend", None), "stats", None) or {})}  # fmt: skip
+            "prefill": prefill}  # fmt: skip
     atomic_write_text(pred_path.with_suffix(".meta.json"), json.dumps({**info, **(meta or {})}, indent=2) + "\n")
     os.remove(partial)
     manifest.path_for(partial).unlink(missing_ok=True)
-    return EvalRun(name, pred_path, metrics_path, metrics, len(steps), seconds, Counter(agent.counts))
+    return EvalRun(name, pred_path, metrics_path, metrics, len(steps), seconds, Counter(agent.counts), prefill)
 
 
 def evaluate_system(

@@ -55,6 +55,41 @@ def static_summary(runs: Sequence[EvalRun]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("system")
 
 
+def shared_prefixes(steps: Sequence[dict[str, Any]], tokenizer: Any, max_input_tokens: int) -> pd.DataFrame:
+    """Each planner prompt against the previous prompt of its trajectory: how many tokens they share at the start,
+    whole and after the profile's left cut (the tokens prefix reuse need not prefill again)."""
+    from umi_lib.agent.agents import stream_of
+    from umi_lib.agent.backends import encode
+    from umi_lib.agent.prefix_cache import common_prefix
+
+    whole, _ = encode(tokenizer, [s["input"] for s in steps], 10**9)
+    rows, last = [], {}
+    for s, ids in zip(steps, whole, strict=True):
+        key, cut = stream_of(s), ids[-max_input_tokens:]
+        before, before_cut = last.get(key, ((), ()))
+        rows.append({"trajectory": key, "step": s.get("step"), "prompt tokens": len(ids),
+                     "shared with the previous step": common_prefix(before, ids),
+                     f"kept after the cut to {max_input_tokens}": len(cut),
+                     "shared after the cut": common_prefix(before_cut, cut)})  # fmt: skip
+        last[key] = (ids, cut)
+    return pd.DataFrame(rows).set_index(["trajectory", "step"])
+
+
+def prefill_table(runs: Sequence[EvalRun]) -> pd.DataFrame:
+    """Per system: prompt tokens, tokens the model actually prefilled (padding included) and reused from a cached
+    prefix, the share saved, and the prompts cut on the left (a cut prompt shifts, so it reuses nothing)."""
+    rows = []
+    for r in runs:
+        s = r.prefill
+        prompt = s.get("prompt_tokens", 0)
+        rows.append({"system": plots.label(r.name), "prompts": s.get("prompts"), "prompt tokens": prompt or None,
+                     "prefilled": s.get("prefill_tokens"), "reused": s.get("reused_tokens"),
+                     "prefill saved": f"{1 - s['prefill_tokens'] / prompt:.0%}" if prompt else None,
+                     "cut prompts": s.get("truncated"),
+                     "reuse lost to the cut": s.get("reuse_lost_to_truncation", 0) if prompt else None})  # fmt: skip
+    return shown(pd.DataFrame(rows).set_index("system"), "this backend keeps no prefill tallies")
+
+
 def _cell(text: str, ok: bool | None) -> str:
     color = "" if ok is None else ("#e6f4e6" if ok else "#f8e0e0")
     return f'<td style="background:{color};vertical-align:top;font-size:80%">{html.escape(text[:160])}</td>'
