@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine (no internet there): install from wheels carried with the working tree,
-# then run bench/gpu_check.py and print its table.
+# then run bench/gpu_check.py and print its table, then bench/prefix_reuse_check.py (the transformers backend's
+# prefix reuse on the GPU).
 #
 # Prepare here (with internet), then carry `wheels/` (ignored by git) in the device call:
 #   pip download -d wheels "transformers>=5.24,<6" "peft>=0.21,<0.22" "bitsandbytes>=0.50" "accelerate>=1.15,<2" \
@@ -15,3 +16,6 @@ if [ -d wheels ]; then
 fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python bench/gpu_check.py --steps 3 --seq 4096 --shape llama7b,smollm2
+# Prefix reuse on the GPU (random SmolLM2-shaped weights, synthetic trajectories): plain padded batches against
+# one-prompt prefill with reuse + batched decoding, bf16; prints the speed-up and how many outputs agree.
+PYTHONPATH=. python bench/prefix_reuse_check.py --shape smollm2 --device cuda --dtype bf16

@@ -108,7 +108,7 @@ runs = [static.evaluate_system(loaded, profile, system, steps) for system in nam
 # start, for the whole prompts and after the profile's left cut to `eval.max_input_tokens`. A cut moves the first
 # token, so every position shifts and nothing can be reused: with the `cpu` profile's 512-token cut there is
 # nothing to save, and that profile switches reuse off. On whole prompts of 1-2k tokens reuse halves the
-# prefill and doubles the speed of static evaluation (README, Benchmarks).
+# prefill and nearly doubles the speed of static evaluation (README, Benchmarks).
 
 # %%
 rollouts.shared_prefixes(steps, loaded.run.tokenizer, profile.eval.max_input_tokens)

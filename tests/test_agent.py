@@ -326,3 +326,6 @@ def test_vllm_agent_points_at_the_trained_adapter_folders(tmp_path, monkeypatch)
     assert agent.backend.max_lora_rank == 8 and isinstance(agent, MultiLLMAgent)
     base = build.make_vllm_agent(profile, "base")
     assert set(base.backend.adapters.values()) == {None}
+    assert agent.backend.engine_args == {"enable_prefix_caching": True}  # the profile's eval.prefix_reuse
+    profile.eval.prefix_reuse = False
+    assert build.make_vllm_agent(profile, "alpha-umi").backend.engine_args == {"enable_prefix_caching": False}
