@@ -23,7 +23,8 @@ from umi_lib.agent.backends import generate_batched, generate_reusing
 from umi_lib.agent.prefix_cache import PrefixCache
 from umi_lib.train.bases import load_tokenizer
 
-WORDS = "search the weather api returns city temperature humidity wind forecast user asks for details".split()
+WORDS = ("search", "the", "weather", "api", "returns", "city", "temperature", "humidity", "wind", "forecast", "user",
+         "asks", "for", "details")  # fmt: skip
 
 
 def words(rng: random.Random, n: int) -> str:
