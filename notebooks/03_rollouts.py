@@ -114,8 +114,9 @@ runs = [static.evaluate_system(loaded, profile, system, steps) for system in nam
 rollouts.shared_prefixes(steps, loaded.run.tokenizer, profile.eval.max_input_tokens)
 
 # %% [markdown]
-# What each system's run actually prefilled: prompt tokens, tokens computed (padding included) and reused, and
-# the prompts cut on the left.
+# What each system's run actually prefilled: prompt tokens, tokens computed and reused, and the prompts cut on
+# the left. Without reuse (as in the `cpu` profile) a batch prefills every prompt to the length of its longest
+# one, so the share saved is negative: that is the padding.
 
 # %%
 rollouts.prefill_table(runs)
