@@ -97,6 +97,20 @@ def test_sampling_with_reuse_is_seeded(tiny):
     assert backends(model, tok, 2)[1].generate("planner", prompts, params, streams) == first
 
 
+def test_a_model_whose_cache_cannot_be_cut_prefills_whole_and_says_so(tiny, monkeypatch, capsys):
+    from umi_lib.agent import backends as b
+
+    model, tok = tiny
+    prompts, streams = trajectories(2, 2)
+    params = GenParams(max_new_tokens=6)
+    full, reuse = backends(model, tok, 2)
+    monkeypatch.setattr(b, "supports_reuse", lambda model: False)
+    assert reuse.settings()["prefix_reuse"] is False  # manifests record what really runs
+    assert "prefix reuse is off" in capsys.readouterr().out
+    assert reuse.generate("planner", prompts, params, streams) == full.generate("planner", prompts, params, streams)
+    assert reuse.stats["reused_tokens"] == 0 and reuse.cache is None
+
+
 def test_prompts_without_a_stream_reuse_nothing(tiny):
     model, tok = tiny
     prompts, _ = trajectories(1, 3)

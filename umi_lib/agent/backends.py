@@ -86,7 +86,7 @@ def generate_batched(
         for row, k in enumerate(batch):
             outputs[k] = tok.decode(out[row, width:], skip_special_tokens=True)
             if stats is not None:
-                count_prompt(stats, encoded[k], width, 0, cut[k])
+                count_prompt(stats, len(encoded[k]), width, 0, cut[k])
         bar.update(len(batch))
     bar.close()
     return outputs
@@ -134,7 +134,7 @@ def _prefill_one(model, head: list[int], key: tuple, cut: bool, cache: PrefixCac
         layers = prefill(model, head[n:], layers) if head else None
     if streamed and head:
         cache.put(key, head, layers)
-    count_prompt(stats, [*head, 0], len(head) - n + 1, n, cut)  # + 1: the last token, run by generate
+    count_prompt(stats, len(head) + 1, len(head) - n + 1, n, cut)  # + 1: the last token, run by generate
     return layers
 
 
@@ -160,7 +160,7 @@ class AdapterBackend:
 
     def settings(self) -> dict[str, Any]:
         return {"kind": "adapters", "adapters": self.adapters, "batch_size": self.batch_size,
-                "max_input_tokens": self.max_input_tokens, "prefix_reuse": self.prefix_reuse}  # fmt: skip
+                "max_input_tokens": self.max_input_tokens, "prefix_reuse": self.reusing()}  # fmt: skip
 
     def reusing(self) -> bool:
         """Whether prompts with streams reuse prefixes (switched on, and the model's cache can be cut)."""

@@ -125,10 +125,10 @@ def left_padded(rows: Sequence[Layers | None], lengths: Sequence[int], width: in
     return DynamicCache(ddp_cache_data=layers)
 
 
-def count_prompt(stats: Counter, ids: Sequence[int], computed: int, reused: int, truncated: bool) -> None:
+def count_prompt(stats: Counter, tokens: int, computed: int, reused: int, truncated: bool) -> None:
     """Tally one prompt: its tokens, the tokens prefilled (padding included), reused, and whether it was cut."""
     stats["prompts"] += 1
-    stats["prompt_tokens"] += len(ids)
+    stats["prompt_tokens"] += tokens
     stats["prefill_tokens"] += computed
     stats["reused_tokens"] += reused
     stats["truncated"] += truncated
