@@ -212,6 +212,9 @@ def test_cli_static_eval_of_the_base(tmp_path, monkeypatch, capsys):
     assert metrics["steps"]["total"] == 3
     meta = json.loads((tmp_path / "smoke" / "predictions" / "static_base.meta.json").read_text())
     assert meta["limit"] == 3 and meta["decoding"] == "greedy"
+    tally = meta["prefill"]  # the smoke profile reuses prefixes: tokens computed + reused = prompt tokens
+    assert tally["prompts"] >= 3 and tally["prefill_tokens"] + tally["reused_tokens"] == tally["prompt_tokens"]
+    assert f"prefill: {tally['prefill_tokens']} of {tally['prompt_tokens']} prompt tokens" in capsys.readouterr().out
     assert main(["eval", "static", "--profile", "smoke", "--endpoint", "http://127.0.0.1:9"]) == 2
     assert "--endpoint needs --model" in capsys.readouterr().err
 

@@ -91,6 +91,7 @@ def _train(args: argparse.Namespace) -> Report:
 def _eval_static(args: argparse.Namespace) -> Report:
     import dataclasses
 
+    from umi_lib.agent.prefix_cache import describe
     from umi_lib.config import load_profile
     from umi_lib.evaluation import selection, static
     from umi_lib.workbook.rollouts import static_summary
@@ -116,6 +117,8 @@ def _eval_static(args: argparse.Namespace) -> Report:
             run = static.evaluate_system(loaded, profile, args.system, steps)
     print(static_summary([run]).to_string())
     report = Report(read=len(steps), converted=run.steps)
+    if describe(run.prefill):
+        report.note(describe(run.prefill))
     report.note(f"predictions: {run.predictions}")
     report.note(f"metrics: {run.metrics_file}")
     return report
@@ -125,6 +128,7 @@ def _eval_realtime(args: argparse.Namespace) -> Report:
     import dataclasses
 
     from umi_lib.agent.build import make_agent
+    from umi_lib.agent.prefix_cache import describe
     from umi_lib.config import load_profile
     from umi_lib.paths import runs_dir
     from umi_lib.realtime import catalog, dispatch, virtual
@@ -153,6 +157,8 @@ def _eval_realtime(args: argparse.Namespace) -> Report:
     report = Report(read=len(queries), converted=len(run.rollouts))
     report.note(f"answers and metrics: {run.folder}")
     report.note(f"environment: {json.dumps(run.metrics['environment']['counts'])}")
+    if describe(run.metrics["prefill"]):
+        report.note(describe(run.metrics["prefill"]))
     return report
 
 

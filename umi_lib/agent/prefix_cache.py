@@ -132,3 +132,13 @@ def count_prompt(stats: Counter, tokens: int, computed: int, reused: int, trunca
     stats["prefill_tokens"] += computed
     stats["reused_tokens"] += reused
     stats["truncated"] += truncated
+
+
+def describe(stats: Counter | dict) -> str | None:
+    """One line on what a run prefilled (None when the backend kept no tallies)."""
+    prompt = stats.get("prompt_tokens", 0)
+    if not prompt:
+        return None
+    computed, reused = stats.get("prefill_tokens", 0), stats.get("reused_tokens", 0)
+    return (f"prefill: {computed} of {prompt} prompt tokens computed ({1 - computed / prompt:.0%} saved, {reused} "
+            f"reused; {stats.get('truncated', 0)} of {stats.get('prompts', 0)} prompts cut on the left)")  # fmt: skip

@@ -62,7 +62,8 @@ def run_system(agent: Any, profile: Profile, system: str, env: Any, queries: Seq
     answers.write(results, env.catalog, budget, folder)
     metrics = {"system": system, "method": method, "budget": budget.to_json(), **proxy_metrics(results),
                "environment": env.report(), "agent": dict(getattr(agent, "counts", {})),
-               "stopped": dict(Counter(r.stopped for r in results))}  # fmt: skip
+               "stopped": dict(Counter(r.stopped for r in results)),
+               "prefill": dict(getattr(getattr(agent, "backend", None), "stats", None) or {})}  # fmt: skip
     atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     if getattr(env, "misses", None):
         atomic_write_text(folder / "misses.jsonl", "".join(json.dumps(m) + "\n" for m in env.misses))
