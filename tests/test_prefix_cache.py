@@ -92,9 +92,36 @@ def test_left_truncation_shifts_the_prefix_and_is_counted(tiny):
 def test_sampling_with_reuse_is_seeded(tiny):
     model, tok = tiny
     prompts, streams = trajectories(2, 2)
-    params = GenParams(max_new_tokens=6, do_sample=True, temperature=0.7, seed=5)
-    first = backends(model, tok, 2)[1].generate("planner", prompts, params, streams)
-    assert backends(model, tok, 2)[1].generate("planner", prompts, params, streams) == first
+    params = GenParams(max_new_tokens=6, do_sample=True, temperature=5.0, seed=5)  # hot: the peaked logits spread
+
+    def run(p: GenParams) -> list[str]:
+        return backends(model, tok, 2)[1].generate("planner", prompts, p, streams)
+
+    first = run(params)
+    assert run(params) == first
+    assert run(GenParams(max_new_tokens=6, do_sample=True, temperature=5.0, seed=6)) != first
+    assert run(GenParams(max_new_tokens=6)) != first  # sampling really samples
+
+
+def test_a_checkpoint_that_names_its_cache_kind_still_reuses(tiny):
+    """generate refuses a ``cache_implementation`` next to a given cache; the backend lifts it for that call."""
+    model, tok = tiny
+    prompts, streams = trajectories(2, 2)
+    params = GenParams(max_new_tokens=6)
+    full, reuse = backends(model, tok, 2)
+    expected = full.generate("planner", prompts, params, streams)
+    model.generation_config.cache_implementation = "dynamic"
+    try:
+        assert reuse.generate("planner", prompts, params, streams) == expected
+        assert reuse.stats["reused_tokens"] > 0 and model.generation_config.cache_implementation == "dynamic"
+    finally:
+        model.generation_config.cache_implementation = None
+
+
+def test_an_empty_prompt_is_a_clear_error(tiny):
+    model, tok = tiny
+    with pytest.raises(ValueError, match="prompt 1 of 2 for planner has no tokens"):
+        backends(model, tok, 2)[1].generate("planner", ["x", ""], GenParams(max_new_tokens=2), [0, 1])
 
 
 def test_a_model_whose_cache_cannot_be_cut_prefills_whole_and_says_so(tiny, monkeypatch, capsys):
@@ -194,7 +221,21 @@ def test_static_evaluation_releases_each_trajectory_after_its_last_chunk(tmp_pat
               "reference": reference} for t in ("a", "b", "c") for s in range(2)]  # fmt: skip
     backend = Recording()
     run_static(MultiLLMAgent(backend), steps, "x", tmp_path, tmp_path, chunk_size=3, resamples=10, progress=False)
-    assert backend.released == [["a"], ["b", "c"]]  # b's second step is in the second chunk
+    assert backend.released == [["a"], ["b", "c"], None]  # b's second step is in the second chunk; then all
+
+
+def test_a_crashed_run_releases_every_cached_prefix(tmp_path):
+    from umi_lib.evaluation.static import run_static
+
+    class Crashing(Recording):
+        def generate(self, role, prompts, params, streams=None):
+            raise RuntimeError("out of memory")
+
+    backend = Crashing()
+    steps = [{"tools": [], "history": "h", "input": "p", "trajectory": "a", "step": 0, "reference": "r"}]
+    with pytest.raises(RuntimeError):
+        run_static(MultiLLMAgent(backend), steps, "x", tmp_path, tmp_path, resamples=10, progress=False)
+    assert backend.released == [None]
 
 
 def test_rollouts_release_a_query_when_its_search_ends():

@@ -110,7 +110,8 @@ class EvalConfig(_ShownAsTable):
     prefix_cache_tokens: int = 32768
     """Cap on the prompt tokens whose keys and values are kept for reuse, least recently used dropped first. Memory
     per token = layers x 2 x kv_heads x head_dim x bytes: 46 KB for SmolLM2-135M in fp32 (1.5 GB at the cap),
-    512 KB for a 7B Llama in bf16 (16 GB)."""
+    512 KB for a 7B Llama in bf16 (16 GB). A decoding batch holds its own stitched copy on top (``batch_size`` x
+    its longest prompt), briefly twice while it is built."""
 
 
 @dataclass

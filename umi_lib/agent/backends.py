@@ -40,12 +40,20 @@ def _generate(model, tok, ids, mask, params: GenParams, seed: int, cache=None):
         torch.manual_seed(params.seed + seed)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     device = next(model.parameters()).device
-    with torch.no_grad():
-        return model.generate(
-            input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=params.max_new_tokens,
-            do_sample=params.do_sample, temperature=params.temperature if params.do_sample else None,
-            top_p=None, top_k=None, pad_token_id=pad, eos_token_id=tok.eos_token_id, cache=cache,
-        )  # fmt: skip
+    config = model.generation_config
+    named = config.cache_implementation if cache is not None else None
+    if named is not None:  # a checkpoint may name its cache kind; generate refuses it next to a given cache
+        config.cache_implementation = None
+    try:
+        with torch.no_grad():
+            return model.generate(
+                input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=params.max_new_tokens,
+                do_sample=params.do_sample, temperature=params.temperature if params.do_sample else None,
+                top_p=None, top_k=None, pad_token_id=pad, eos_token_id=tok.eos_token_id, cache=cache,
+            )  # fmt: skip
+    finally:
+        if named is not None:
+            config.cache_implementation = named
 
 
 def _left_padded_ids(tok, rows: Sequence[Sequence[int]]):
@@ -101,6 +109,10 @@ def generate_reusing(
     for the stream's next prompt; decoding runs in left-padded batches of ``batch_size``. Prompts without a stream
     (``None``) reuse nothing. ``stats`` also gets the seconds of prefill (with stitching) and of decoding."""
     encoded, cut = encode(tok, texts, max_input_tokens)
+    empty = [k for k, ids in enumerate(encoded) if not ids]
+    if empty:
+        raise ValueError(f"prompt {empty[0]} of {len(encoded)} for {role} has no tokens; every role prompt has a "
+                         "template, so an empty one means a caller bug")  # fmt: skip
     outputs: list[str] = [""] * len(encoded)
     model.eval()
     bar = tqdm(total=len(encoded), desc=desc, unit="prompt", leave=False, disable=not desc)

@@ -109,19 +109,19 @@ def prefill(model: Any, new_ids: Sequence[int], layers: Layers | None) -> Layers
 
 def left_padded(rows: Sequence[Layers | None], lengths: Sequence[int], width: int):
     """One batch cache of ``width`` positions from per-row caches, each row right-aligned (zeros where padded,
-    masked by the attention mask)."""
-    import torch
-    import torch.nn.functional as F
+    masked by the attention mask). Written into one zeroed tensor per layer, which the cache then copies once."""
     from transformers import DynamicCache
 
     template = next(r for r in rows if r)
     layers = []
-    pairs = list(zip(rows, lengths, strict=True))
     for i, (k0, v0) in enumerate(template):
-        empty_k, empty_v = k0[:, :, :0], v0[:, :, :0]  # a row with nothing cached (a one-token prompt)
-        keys = [F.pad(row[i][0] if n else empty_k, (0, 0, width - n, 0)) for row, n in pairs]
-        values = [F.pad(row[i][1] if n else empty_v, (0, 0, width - n, 0)) for row, n in pairs]
-        layers.append((torch.cat(keys), torch.cat(values)))
+        keys = k0.new_zeros((len(rows), k0.shape[1], width, k0.shape[3]))
+        values = v0.new_zeros((len(rows), v0.shape[1], width, v0.shape[3]))
+        for b, (row, n) in enumerate(zip(rows, lengths, strict=True)):
+            if n:  # a one-token prompt has nothing cached: its row stays padding
+                keys[b, :, width - n :] = row[i][0][0]
+                values[b, :, width - n :] = row[i][1][0]
+        layers.append((keys, values))
     return DynamicCache(ddp_cache_data=layers)
 
 

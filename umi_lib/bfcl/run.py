@@ -160,11 +160,14 @@ def drive(
 
     for k in gens:
         advance(k, None)
-    while pending:
-        order = list(pending)
-        for k, prediction in zip(order, agent.predict([pending[k] for k in order]), strict=True):
-            advance(k, prediction)
-    bar.close()
+    try:
+        while pending:
+            order = list(pending)
+            for k, prediction in zip(order, agent.predict([pending[k] for k in order]), strict=True):
+                advance(k, prediction)
+    finally:
+        release_streams(agent, [stream_of(step) for step in pending.values()])  # left only when a step raised
+        bar.close()
     return [done[k] for k in sorted(done)]
 
 

@@ -120,15 +120,18 @@ def run_static(
     start = time.perf_counter()
     bar = tqdm(total=len(steps), desc=f"static {name}", unit="step", disable=not progress)
     predictions: list[str] = []
-    for c, chunk in enumerate(chunks):
-        if c not in done or len(done[c]) != len(chunk):
-            done[c] = agent.predict(chunk)
-            with partial.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"chunk": c, "predictions": done[c]}) + "\n")
+    try:
+        for c, chunk in enumerate(chunks):
+            if c not in done or len(done[c]) != len(chunk):
+                done[c] = agent.predict(chunk)
+                with partial.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"chunk": c, "predictions": done[c]}) + "\n")
             release_streams(agent, [t for t, last in last_chunk.items() if last == c])  # no steps left
-        predictions.extend(done[c])
-        bar.update(len(chunk))
-    bar.close()
+            predictions.extend(done[c])
+            bar.update(len(chunk))
+    finally:
+        release_streams(agent, None)  # also after a crash: no cached prefix outlives the run
+        bar.close()
     items = [{**{k: s[k] for k in KEEP if k in s}, "predictions": p} for s, p in zip(steps, predictions, strict=True)]
     dump_json_list(pred_path, items)
     manifest.write(pred_path, "predictions", run_inputs, **(meta or {}))

@@ -224,13 +224,16 @@ def rollout(agent: Any, env: Any, queries: Sequence[Query], method: str = "dfsdt
 
     for k in range(len(gens)):
         advance(k, None)
-    while pending:
-        order = list(pending)
-        steps = [{"tools": queries[k].tools, "history": pending[k], "stream": k,
-                  "input": P.fill("planner", queries[k].tools, pending[k])} for k in order]  # fmt: skip
-        for k, prediction in zip(order, agent.predict(steps), strict=True):
-            advance(k, prediction)
-    bar.close()
+    try:
+        while pending:
+            order = list(pending)
+            steps = [{"tools": queries[k].tools, "history": pending[k], "stream": k,
+                      "input": P.fill("planner", queries[k].tools, pending[k])} for k in order]  # fmt: skip
+            for k, prediction in zip(order, agent.predict(steps), strict=True):
+                advance(k, prediction)
+    finally:
+        release_streams(agent, list(pending))  # left only when a step raised
+        bar.close()
     return [r for r in results if r is not None]
 
 
