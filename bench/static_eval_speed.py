@@ -34,7 +34,7 @@ from umi_lib.config import load_profile
 from umi_lib.evaluation.selection import evaluation_steps
 from umi_lib.evaluation.static import select_steps
 from umi_lib.train import loaded, stages
-from umi_lib.train.loading import load_base, map_separator
+from umi_lib.train.loading import load_base
 
 DTYPES = ("fp32", "bf16")
 
@@ -75,7 +75,7 @@ def pick_steps(profile, tok, n: int, low: int, high: int) -> list[dict]:
     random.Random(profile.seed).shuffle(keys)
     chosen: list[dict] = []
     for key in keys:
-        lengths = [len(tok(map_separator(s["input"], tok))["input_ids"]) for s in by_traj[key]]
+        lengths = [len(ids) for ids in backends.encode(tok, [s["input"] for s in by_traj[key]], 10**9)[0]]
         if len(lengths) > 1 and low <= min(lengths) and max(lengths) <= high:
             chosen.extend(by_traj[key])
         if len(chosen) >= n:
@@ -111,7 +111,7 @@ def static_columns(profile, args, adapters, load_seconds: float) -> list[dict]:
         steps = select_steps(evaluation_steps(profile), e.limit, e.per_trajectory, profile.seed)
     else:
         steps = pick_steps(profile, tok, args.steps, args.min_prompt_tokens, profile.eval.max_input_tokens)
-    lengths = sorted(len(tok(map_separator(s["input"], tok))["input_ids"]) for s in steps)
+    lengths = sorted(len(ids) for ids in backends.encode(tok, [s["input"] for s in steps], 10**9)[0])
     print(f"{len(steps)} steps of {len({s['trajectory'] for s in steps})} trajectories; planner prompts "
           f"{lengths[0]}-{lengths[-1]} tokens (median {lengths[len(lengths) // 2]})")  # fmt: skip
     params = build.role_params(profile)

@@ -43,11 +43,16 @@ def stream_of(step: dict[str, Any]) -> Any:
     return next((step[k] for k in STREAM_KEYS if step.get(k) is not None), None)
 
 
-def release_streams(agent: Any, streams: Sequence[Any] | None) -> None:
-    """``agent.release(streams)`` for agents that hold cached prefixes; model-free agents have nothing to drop."""
-    release = getattr(agent, "release", None)
+def release_streams(holder: Any, streams: Sequence[Any] | None) -> None:
+    """``holder.release(streams)`` for agents and backends that hold cached prefixes; others have nothing to drop."""
+    release = getattr(holder, "release", None)
     if callable(release):
         release(streams)
+
+
+def prefill_stats(agent: Any) -> dict[str, float]:
+    """The tallies of what the agent's backend prefilled and reused (empty when the backend keeps none)."""
+    return dict(getattr(getattr(agent, "backend", None), "stats", None) or {})
 
 
 def clean_output(text: str, stop: Sequence[str] = ()) -> str:
@@ -85,9 +90,7 @@ class Agent:
 
     def release(self, streams: Sequence[Any] | None = None) -> None:
         """Tell the backend that ``streams`` (all: ``None``) have no steps left, so their cached prefixes can go."""
-        release = getattr(self.backend, "release", None)
-        if callable(release):
-            release(streams)
+        release_streams(self.backend, streams)
 
     def settings(self) -> dict[str, Any]:
         """What decides this agent's outputs (for manifests): kind, decoding per role, prompt options, backend."""

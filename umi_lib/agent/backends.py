@@ -32,13 +32,16 @@ def encode(tok, texts: Sequence[str], max_input_tokens: int) -> tuple[list[list[
     return [ids[-max_input_tokens:] for ids in full], [len(ids) > max_input_tokens for ids in full]
 
 
+def _pad_id(tok) -> int:
+    return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+
+
 def _generate(model, tok, ids, mask, params: GenParams, seed: int, cache=None):
     """``model.generate`` on one left-padded batch (``cache``: keys and values of all but each row's last token)."""
     import torch
 
     if params.do_sample:
         torch.manual_seed(params.seed + seed)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     device = next(model.parameters()).device
     config = model.generation_config
     named = config.cache_implementation if cache is not None else None
@@ -49,7 +52,8 @@ def _generate(model, tok, ids, mask, params: GenParams, seed: int, cache=None):
             return model.generate(
                 input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=params.max_new_tokens,
                 do_sample=params.do_sample, temperature=params.temperature if params.do_sample else None,
-                top_p=None, top_k=None, pad_token_id=pad, eos_token_id=tok.eos_token_id, cache=cache,
+                top_p=None, top_k=None, pad_token_id=_pad_id(tok), eos_token_id=tok.eos_token_id,
+                cache=cache,
             )  # fmt: skip
     finally:
         if named is not None:
@@ -60,9 +64,8 @@ def _left_padded_ids(tok, rows: Sequence[Sequence[int]]):
     """``(ids, mask, width)`` of rows right-aligned: the new tokens follow every prompt directly."""
     import torch
 
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    ids = torch.full((len(rows), width), _pad_id(tok), dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for row, r in enumerate(rows):
         ids[row, width - len(r) :] = torch.tensor(r)
@@ -136,14 +139,11 @@ def generate_reusing(
 
 def _prefill_one(model, head: list[int], key: tuple, cut: bool, cache: PrefixCache, stats: Counter):
     """Keys and values of ``head`` (a prompt but its last token), from the stream's cache where they agree."""
-    import torch
-
     streamed = key[1] is not None
     n, layers = cache.take(key, head) if streamed else (0, None)
     if cut and n == 0 and streamed and key in cache:
         stats["reuse_lost_to_truncation"] += 1
-    with torch.no_grad():
-        layers = prefill(model, head[n:], layers) if head else None
+    layers = prefill(model, head[n:], layers) if head else None
     if streamed and head:
         cache.put(key, head, layers)
     count_prompt(stats, len(head) + 1, len(head) - n + 1, n, cut)  # + 1: the last token, run by generate
@@ -304,12 +304,9 @@ class VLLMBackend:
 
     def generate(self, role: str, prompts: Sequence[str], params: GenParams, streams=None) -> list[str]:
         """``streams`` is not needed: vLLM's automatic prefix caching finds shared prefixes itself."""
-        from umi_lib.train.loading import map_separator
-
         llm = self._engine()
-        tok = llm.get_tokenizer()
-        requests = [{"prompt_token_ids": tok(map_separator(p, tok))["input_ids"][-self.max_input_tokens :]}
-                    for p in prompts]  # fmt: skip
+        ids, _ = encode(llm.get_tokenizer(), prompts, self.max_input_tokens)
+        requests = [{"prompt_token_ids": row} for row in ids]
         outs = llm.generate(requests, self.sampling_params(params), lora_request=self.lora_request(role),
                             use_tqdm=self.progress)  # fmt: skip
         return [clean_output(o.outputs[0].text, params.stop) for o in outs]
@@ -359,13 +356,11 @@ class OpenAIBackend:
         (the completions API accepts token ids, so nothing is lost to re-tokenization); shorter ones as text."""
         if self.tokenizer is None:
             return prompt
-        from umi_lib.train.loading import map_separator
-
-        ids = self.tokenizer(map_separator(prompt, self.tokenizer))["input_ids"]
-        if len(ids) <= self.max_input_tokens:
+        (ids,), (cut,) = encode(self.tokenizer, [prompt], self.max_input_tokens)
+        if not cut:
             return prompt
         self.errors["prompts_truncated"] += 1
-        return ids[-self.max_input_tokens :]
+        return ids
 
     def _complete(self, model: str, prompt: str, params: GenParams) -> str:
         body = {"model": model, "prompt": self.prompt_for(prompt), "max_tokens": params.max_new_tokens,

@@ -103,7 +103,9 @@ def prefill(model: Any, new_ids: Sequence[int], layers: Layers | None) -> Layers
     cache = DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
     if new_ids:
         device = next(model.parameters()).device
-        model(input_ids=torch.tensor([list(new_ids)], device=device), cache=cache, use_cache=True, logits_to_keep=1)
+        with torch.no_grad():
+            model(input_ids=torch.tensor([list(new_ids)], device=device), cache=cache, use_cache=True,
+                  logits_to_keep=1)  # fmt: skip
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from umi_lib import manifest
-from umi_lib.agent.agents import Agent, MultiLLMAgent, release_streams, stream_of
+from umi_lib.agent.agents import Agent, MultiLLMAgent, prefill_stats, release_streams, stream_of
 from umi_lib.agent.build import endpoint_name, make_agent, make_endpoint_agent, make_vllm_agent, role_params
 from umi_lib.config import Profile
 from umi_lib.data.jsonio import atomic_write_text, dump_json_list
@@ -138,7 +138,7 @@ def run_static(
     metrics_path = Path(metrics_dir) / f"{name}.json"
     metrics = score_file(pred_path, metrics_path, seed, resamples)
     seconds = time.perf_counter() - start
-    prefill = dict(getattr(getattr(agent, "backend", None), "stats", None) or {})
+    prefill = prefill_stats(agent)
     info = {"name": name, "steps": len(steps), "seconds": round(seconds, 1), "agent": dict(agent.counts),
             "prefill": prefill}  # fmt: skip
     atomic_write_text(pred_path.with_suffix(".meta.json"), json.dumps({**info, **(meta or {})}, indent=2) + "\n")

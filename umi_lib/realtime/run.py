@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from umi_lib.agent.agents import prefill_stats
 from umi_lib.config import ConfigError, Profile
 from umi_lib.data.jsonio import atomic_write_text
 from umi_lib.paths import runs_dir
@@ -63,7 +64,7 @@ def run_system(agent: Any, profile: Profile, system: str, env: Any, queries: Seq
     metrics = {"system": system, "method": method, "budget": budget.to_json(), **proxy_metrics(results),
                "environment": env.report(), "agent": dict(getattr(agent, "counts", {})),
                "stopped": dict(Counter(r.stopped for r in results)),
-               "prefill": dict(getattr(getattr(agent, "backend", None), "stats", None) or {})}  # fmt: skip
+               "prefill": prefill_stats(agent)}  # fmt: skip
     atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     if getattr(env, "misses", None):
         atomic_write_text(folder / "misses.jsonl", "".join(json.dumps(m) + "\n" for m in env.misses))

@@ -221,11 +221,15 @@ def by_step_figure(
             axes[0].set_ylabel("score (%)")
             sf.suptitle(panel, fontsize=8)
             _legend(sf, axes, w)
-        fig.suptitle(_wrap(title, w, 9))
-        if missing:
-            names = ", ".join(label(n) for n in missing)
-            _caption(fig, f"Not shown (no step position with ≥ {min_steps} steps): {names}.", w)
+        _title_and_left_out(fig, title, w, missing, f"no step position with ≥ {min_steps} steps")
     return _attach(fig, rows)
+
+
+def _title_and_left_out(fig: Figure, title: str, width: float, missing: Sequence[str], why: str) -> None:
+    """The figure's title, and a caption naming the runs left out and why."""
+    fig.suptitle(_wrap(title, width, 9))
+    if missing:
+        _caption(fig, f"Not shown ({why}): {', '.join(label(n) for n in missing)}.", width)
 
 
 def by_group_figure(
@@ -278,10 +282,7 @@ def by_group_figure(
                 ax.set_title(METRIC_NAMES.get(key, key))
             sf.suptitle(panel, fontsize=8)
             _legend(sf, axes, w)
-        fig.suptitle(_wrap(title, w, 9))
-        if missing:
-            names = ", ".join(label(n) for n in missing)
-            _caption(fig, f"Not shown (no group breakdown in the metrics file): {names}.", w)
+        _title_and_left_out(fig, title, w, missing, "no group breakdown in the metrics file")
     return _attach(fig, rows)
 
 
